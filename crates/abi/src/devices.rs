@@ -1,0 +1,125 @@
+//! The lguest bus: device descriptors, DMA buffers and the per-device shared pages.
+//!
+//! The Launcher puts an array of [`LguestDeviceDesc`] in the page just above the top of
+//! guest RAM. All I/O is `LHCALL_BIND_DMA` (offer buffers that receive what is sent to a
+//! key) and `LHCALL_SEND_DMA` (send buffers to a key), each buffer list an [`LguestDma`].
+
+use core::mem::offset_of;
+
+/// At most this many `BIND_DMA` bindings per Guest (`LGUEST_MAX_DMA`).
+pub const LGUEST_MAX_DMA: usize = 32;
+/// At most this many sections in one [`LguestDma`] (`LGUEST_MAX_DMA_SECTIONS`).
+pub const LGUEST_MAX_DMA_SECTIONS: usize = 16;
+/// At most this many devices on the bus (`LGUEST_MAX_DEVICES`).
+pub const LGUEST_MAX_DEVICES: usize = LGUEST_MAX_DMA / 2;
+/// The key console output is sent to and console input is bound at.
+pub const LGUEST_CONSOLE_DMA_KEY: u32 = 0;
+
+/// `LGUEST_DEVICE_T_CONSOLE`.
+pub const LGUEST_DEVICE_T_CONSOLE: u16 = 1;
+/// `LGUEST_DEVICE_T_NET`.
+pub const LGUEST_DEVICE_T_NET: u16 = 2;
+/// `LGUEST_DEVICE_T_BLOCK`.
+pub const LGUEST_DEVICE_T_BLOCK: u16 = 3;
+
+/// `LGUEST_NET_F_NOCSUM`: the network does not need checksums.
+pub const LGUEST_NET_F_NOCSUM: u16 = 0x4000;
+/// `LGUEST_DEVICE_F_RANDOMNESS`: the device's interrupts are a source of entropy.
+pub const LGUEST_DEVICE_F_RANDOMNESS: u16 = 0x8000;
+
+/// `LGUEST_DEVICE_S_ACKNOWLEDGE`: the Guest has seen the device.
+pub const LGUEST_DEVICE_S_ACKNOWLEDGE: u16 = 1;
+/// `LGUEST_DEVICE_S_DRIVER`: the Guest has a driver for it.
+pub const LGUEST_DEVICE_S_DRIVER: u16 = 2;
+/// `LGUEST_DEVICE_S_DRIVER_OK`: the driver is ready.
+pub const LGUEST_DEVICE_S_DRIVER_OK: u16 = 4;
+/// `LGUEST_DEVICE_S_REMOVED`: the device is gone.
+pub const LGUEST_DEVICE_S_REMOVED: u16 = 8;
+/// `LGUEST_DEVICE_S_REMOVED_ACK`: the Guest has seen it go.
+pub const LGUEST_DEVICE_S_REMOVED_ACK: u16 = 16;
+/// `LGUEST_DEVICE_S_FAILED`: the driver gave up on the device.
+pub const LGUEST_DEVICE_S_FAILED: u16 = 128;
+
+/// `struct lguest_device_desc`: one entry of the device page.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LguestDeviceDesc {
+    /// `LGUEST_DEVICE_T_*`; 0 ends the list.
+    pub r#type: u16,
+    /// `LGUEST_*_F_*` feature bits.
+    pub features: u16,
+    /// `LGUEST_DEVICE_S_*` bits, written by the Guest.
+    pub status: u16,
+    /// Number of pages the device owns at `pfn`.
+    pub num_pages: u16,
+    /// Guest page frame number of the device's shared memory.
+    pub pfn: u32,
+}
+
+pub const OFF_DESC_TYPE: u32 = offset_of!(LguestDeviceDesc, r#type) as u32;
+pub const OFF_DESC_FEATURES: u32 = offset_of!(LguestDeviceDesc, features) as u32;
+pub const OFF_DESC_STATUS: u32 = offset_of!(LguestDeviceDesc, status) as u32;
+pub const OFF_DESC_NUM_PAGES: u32 = offset_of!(LguestDeviceDesc, num_pages) as u32;
+pub const OFF_DESC_PFN: u32 = offset_of!(LguestDeviceDesc, pfn) as u32;
+pub const DEVICE_DESC_SIZE: u32 = core::mem::size_of::<LguestDeviceDesc>() as u32;
+
+/// `struct lguest_dma`: a list of up to 16 buffer sections, each within one page.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LguestDma {
+    /// 0 while the buffer is free; the Host writes the number of bytes transferred.
+    pub used_len: u32,
+    /// Guest-physical address of each section.
+    pub addr: [u32; LGUEST_MAX_DMA_SECTIONS],
+    /// Length of each section; a zero length ends the list.
+    pub len: [u16; LGUEST_MAX_DMA_SECTIONS],
+}
+
+pub const OFF_DMA_USED_LEN: u32 = offset_of!(LguestDma, used_len) as u32;
+pub const OFF_DMA_ADDR: u32 = offset_of!(LguestDma, addr) as u32;
+pub const OFF_DMA_LEN: u32 = offset_of!(LguestDma, len) as u32;
+pub const LGUEST_DMA_SIZE: u32 = core::mem::size_of::<LguestDma>() as u32;
+
+/// `struct lguest_block_page`: the block device's shared page. The Guest fills
+/// `type`, `sector` and `bytes`, sends a DMA, and the Launcher answers in `result`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LguestBlockPage {
+    /// 0 is a read, 1 is a write.
+    pub r#type: i32,
+    /// Offset in the device = sector * 512.
+    pub sector: u32,
+    /// Length expected to be read or written, in bytes.
+    pub bytes: u32,
+    /// 0 = pending, 1 = done, 2 = done with an error.
+    pub result: i32,
+    /// Disk length = num_sectors * 512 (written by the Launcher).
+    pub num_sectors: u32,
+}
+
+pub const OFF_BLK_TYPE: u32 = offset_of!(LguestBlockPage, r#type) as u32;
+pub const OFF_BLK_SECTOR: u32 = offset_of!(LguestBlockPage, sector) as u32;
+pub const OFF_BLK_BYTES: u32 = offset_of!(LguestBlockPage, bytes) as u32;
+pub const OFF_BLK_RESULT: u32 = offset_of!(LguestBlockPage, result) as u32;
+pub const OFF_BLK_NUM_SECTORS: u32 = offset_of!(LguestBlockPage, num_sectors) as u32;
+
+/// Block request types.
+pub const LGUEST_BLOCK_READ: i32 = 0;
+pub const LGUEST_BLOCK_WRITE: i32 = 1;
+/// Block results.
+pub const LGUEST_BLOCK_PENDING: i32 = 0;
+pub const LGUEST_BLOCK_DONE: i32 = 1;
+pub const LGUEST_BLOCK_ERROR: i32 = 2;
+/// Bytes in a sector.
+pub const SECTOR_SIZE: u32 = 512;
+
+/// `struct lguest_net`: one slot of a network device's shared page, holding the MAC
+/// address of one peer (the multicast bit of the first byte means "promiscuous").
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LguestNet {
+    pub mac: [u8; 6],
+}
+
+/// The multicast bit of `mac[0]`; in a peer slot it marks the peer as promiscuous.
+pub const LGUEST_NET_PROMISC: u8 = 0x01;

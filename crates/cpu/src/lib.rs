@@ -1,0 +1,277 @@
+//! A 32-bit x86 CPU (the i686 integer instruction set, no FPU) for running lguest Guests.
+//!
+//! The CPU is a library with no I/O and no knowledge of lguest. The Host creates it with
+//! guest RAM ([`PhysMem`]), sets registers, segments (from a GDT the Host owns) and
+//! control registers, and calls [`Cpu::run`], which executes until something the Host must
+//! see happens and returns it as an [`Exit`]: a software interrupt, an exception (with its
+//! error code; CR2 for #PF), HLT, a guest-physical access outside RAM, or the end of the
+//! instruction budget. There is no IDT: delivering traps is the Host's job.
+//!
+//! How it is built:
+//! - `decode.rs` turns bytes into [`ops::Op`]s with iced-x86, once per block;
+//! - `exec.rs` caches those blocks and runs them;
+//! - `ops/` holds the semantics by instruction family; `flags.rs` the lazy EFLAGS;
+//! - `state.rs` the registers and memory-access paths, `segments.rs` and `paging.rs` the
+//!   protection checks and the TLB, `mem.rs` guest RAM and self-modifying-code tracking.
+//!
+//! The [`Vcpu`] trait is the narrow interface the Host drives, so that another engine can
+//! stand in for this interpreter and be checked against it on the same guests.
+
+mod decode;
+mod exec;
+mod exit;
+mod flags;
+mod mem;
+mod ops;
+mod paging;
+mod regs;
+mod segments;
+mod state;
+
+pub use exit::{Exception, Exit};
+pub use mem::{OutOfRam, PhysMem};
+pub use ops::system::{CPUID_FEATURES_EDX, CPUID_SIGNATURE, CPUID_VENDOR};
+pub use paging::pte;
+pub use regs::{Reg, SegReg, cr, eflags, pf, vector};
+pub use segments::{Descriptor, Segment, access, dflags};
+pub use state::TscMode;
+
+use exec::CodeCache;
+use state::State;
+
+/// The interface through which the Host drives a virtual CPU.
+pub trait Vcpu {
+    /// Execute until an event the Host must handle, or until `budget` instructions retired.
+    fn run(&mut self, budget: u64) -> Exit;
+    fn mem(&self) -> &PhysMem;
+    fn mem_mut(&mut self) -> &mut PhysMem;
+    fn reg(&self, r: Reg) -> u32;
+    fn set_reg(&mut self, r: Reg, v: u32);
+    fn eip(&self) -> u32;
+    fn set_eip(&mut self, v: u32);
+    fn eflags(&self) -> u32;
+    /// Set EFLAGS with no privilege rules: the Host is always allowed.
+    fn set_eflags(&mut self, v: u32);
+    fn segment(&self, s: SegReg) -> Segment;
+    /// Load a segment register from the GDT on the Host's behalf. Loading CS sets CPL to
+    /// the selector's RPL. The descriptor must be a present code (CS) or data segment.
+    fn load_segment(&mut self, s: SegReg, selector: u16) -> Result<(), Exception>;
+    fn cpl(&self) -> u8;
+    /// Replace one GDT entry (the table grows as needed).
+    fn set_gdt_entry(&mut self, index: usize, d: Descriptor);
+    fn gdt_entry(&self, index: usize) -> Option<Descriptor>;
+    fn cr0(&self) -> u32;
+    fn set_cr0(&mut self, v: u32);
+    fn cr2(&self) -> u32;
+    fn set_cr2(&mut self, v: u32);
+    fn cr3(&self) -> u32;
+    /// Switch page directory (flushes the TLB).
+    fn set_cr3(&mut self, v: u32);
+    fn cr4(&self) -> u32;
+    fn set_cr4(&mut self, v: u32);
+    fn flush_tlb(&mut self);
+    fn invlpg(&mut self, lin: u32);
+    /// Translate a linear address with the given privilege class, as the CPU would for an
+    /// access (setting accessed/dirty bits) but without touching CR2 or the TLB. Errors are
+    /// the #PF (or bad-physical) exit the access would raise.
+    fn translate(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Exit>;
+    /// Instructions retired since creation.
+    fn retired(&self) -> u64;
+}
+
+/// The interpreter.
+pub struct Cpu {
+    st: State,
+    cache: CodeCache,
+}
+
+impl Cpu {
+    /// A CPU in protected mode at CPL 0 with paging off, no GDT, null segments, and EFLAGS
+    /// = 2. The Host sets up the rest.
+    pub fn new(mem: PhysMem) -> Cpu {
+        Cpu { st: State::new(mem), cache: CodeCache::new() }
+    }
+
+    /// All eight general registers, EAX..EDI.
+    pub fn regs(&self) -> [u32; 8] {
+        let mut r = [0; 8];
+        r.copy_from_slice(&self.st.regs[..8]);
+        r
+    }
+
+    pub fn set_tsc_mode(&mut self, mode: TscMode) {
+        self.st.tsc_mode = mode;
+        self.st.tsc_start = std::time::Instant::now();
+    }
+
+    /// Set a segment register's hidden cache directly (no GDT lookup, no checks).
+    pub fn set_segment(&mut self, s: SegReg, seg: Segment) {
+        if s == SegReg::Cs {
+            self.st.load_cs(seg);
+        } else {
+            self.st.segs[s as usize] = seg;
+        }
+    }
+
+    /// Replace the whole GDT.
+    pub fn set_gdt(&mut self, entries: &[u64]) {
+        self.st.gdt = entries.to_vec();
+    }
+
+    pub fn gdt(&self) -> &[u64] {
+        &self.st.gdt
+    }
+
+    /// The time-stamp counter as RDTSC would read it now.
+    pub fn tsc(&self) -> u64 {
+        self.st.tsc(self.st.retired)
+    }
+
+    /// Drop all decoded code (it will be decoded again on demand).
+    pub fn flush_code_cache(&mut self) {
+        self.cache.clear();
+    }
+}
+
+impl Vcpu for Cpu {
+    fn run(&mut self, budget: u64) -> Exit {
+        exec::run(&mut self.st, &mut self.cache, budget)
+    }
+
+    fn mem(&self) -> &PhysMem {
+        &self.st.mem
+    }
+
+    fn mem_mut(&mut self) -> &mut PhysMem {
+        &mut self.st.mem
+    }
+
+    fn reg(&self, r: Reg) -> u32 {
+        self.st.regs[r as usize]
+    }
+
+    fn set_reg(&mut self, r: Reg, v: u32) {
+        self.st.regs[r as usize] = v;
+    }
+
+    fn eip(&self) -> u32 {
+        self.st.eip
+    }
+
+    fn set_eip(&mut self, v: u32) {
+        self.st.eip = v;
+    }
+
+    fn eflags(&self) -> u32 {
+        self.st.eflags()
+    }
+
+    fn set_eflags(&mut self, v: u32) {
+        self.st.set_eflags(v);
+    }
+
+    fn segment(&self, s: SegReg) -> Segment {
+        self.st.segs[s as usize]
+    }
+
+    fn load_segment(&mut self, s: SegReg, selector: u16) -> Result<(), Exception> {
+        let bad = Exception { vector: vector::GP, error_code: Some(selector as u32 & 0xFFFC) };
+        if selector & 0xFFFC == 0 {
+            if s == SegReg::Cs || s == SegReg::Ss {
+                return Err(bad);
+            }
+            self.st.segs[s as usize] = Segment::null(selector);
+            return Ok(());
+        }
+        let d = self.st.gdt_descriptor(selector).map_err(|_| bad)?;
+        let ok = d.present()
+            && match s {
+                SegReg::Cs => d.is_code(),
+                SegReg::Ss => d.writable(),
+                _ => d.readable(),
+            };
+        if !ok {
+            return Err(bad);
+        }
+        self.set_segment(s, Segment::from_descriptor(selector, d));
+        Ok(())
+    }
+
+    fn cpl(&self) -> u8 {
+        self.st.cpl
+    }
+
+    fn set_gdt_entry(&mut self, index: usize, d: Descriptor) {
+        if self.st.gdt.len() <= index {
+            self.st.gdt.resize(index + 1, 0);
+        }
+        self.st.gdt[index] = d.0;
+    }
+
+    fn gdt_entry(&self, index: usize) -> Option<Descriptor> {
+        self.st.gdt.get(index).map(|&d| Descriptor(d))
+    }
+
+    fn cr0(&self) -> u32 {
+        self.st.cr0
+    }
+
+    fn set_cr0(&mut self, v: u32) {
+        let v = v | cr::CR0_PE | cr::CR0_ET;
+        if (self.st.cr0 ^ v) & (cr::CR0_PG | cr::CR0_WP) != 0 {
+            self.st.tlb.flush_all();
+        }
+        self.st.cr0 = v;
+    }
+
+    fn cr2(&self) -> u32 {
+        self.st.cr2
+    }
+
+    fn set_cr2(&mut self, v: u32) {
+        self.st.cr2 = v;
+    }
+
+    fn cr3(&self) -> u32 {
+        self.st.cr3
+    }
+
+    fn set_cr3(&mut self, v: u32) {
+        self.st.set_cr3(v);
+    }
+
+    fn cr4(&self) -> u32 {
+        self.st.cr4
+    }
+
+    fn set_cr4(&mut self, v: u32) {
+        if (self.st.cr4 ^ v) & cr::CR4_PSE != 0 {
+            self.st.tlb.flush_all();
+        }
+        self.st.cr4 = v & (cr::CR4_PSE | cr::CR4_TSD);
+    }
+
+    fn flush_tlb(&mut self) {
+        self.st.tlb.flush_all();
+    }
+
+    fn invlpg(&mut self, lin: u32) {
+        self.st.tlb.flush_page(lin);
+    }
+
+    fn translate(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Exit> {
+        let w = self.st.walk(lin, write, user).map_err(|e| match e {
+            exit::Stop::Fault(x) | exit::Stop::Trap(x) => x,
+            _ => Exit::BudgetExhausted,
+        })?;
+        let phys = w.phys_page | (lin & 0xFFF);
+        if !self.st.mem.contains(w.phys_page, 4096) {
+            return Err(Exit::BadPhysical { addr: phys });
+        }
+        Ok(phys)
+    }
+
+    fn retired(&self) -> u64 {
+        self.st.retired
+    }
+}

@@ -1,0 +1,205 @@
+//! Paging: the two-level i386 page walk, 4 MiB pages, and the TLB.
+//!
+//! The TLB is software's answer to "a page walk per access is too slow": a direct-mapped
+//! table per privilege class (supervisor for CPL 0-2, user for CPL 3), each entry holding
+//! the linear page it translates and the physical frame, with separate tags for reads and
+//! for writes. A write tag is only filled when the page is writable for that class, its
+//! dirty bit is already set, and it holds no decoded code: so every store that needs the
+//! page walker's attention (setting D) or the code cache's (self-modifying code) misses the
+//! fast path and lands in [`State::translate`].
+//!
+//! Like a real TLB, ours is not coherent with the page tables: a changed PTE is seen only
+//! after the Host or the Guest invalidates (`invlpg`, a CR3 write, [`crate::Cpu::flush_tlb`]).
+
+use crate::exit::{Exit, Stop, fault_code};
+use crate::mem::{PAGE_MASK, PAGE_SIZE};
+use crate::regs::{cr, pf, vector};
+use crate::state::State;
+
+/// Entries per privilege class.
+pub(crate) const TLB_ENTRIES: usize = 1024;
+/// A tag no page-aligned address can equal.
+pub(crate) const TLB_INVALID: u32 = 1;
+
+/// PTE/PDE bits.
+pub mod pte {
+    pub const P: u32 = 1 << 0;
+    pub const RW: u32 = 1 << 1;
+    pub const US: u32 = 1 << 2;
+    pub const PWT: u32 = 1 << 3;
+    pub const PCD: u32 = 1 << 4;
+    pub const A: u32 = 1 << 5;
+    pub const D: u32 = 1 << 6;
+    /// In a PDE: this entry maps a 4 MiB page (with CR4.PSE).
+    pub const PS: u32 = 1 << 7;
+    pub const G: u32 = 1 << 8;
+    pub const FRAME: u32 = 0xFFFF_F000;
+    pub const FRAME_4M: u32 = 0xFFC0_0000;
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TlbEntry {
+    pub rtag: u32,
+    pub wtag: u32,
+    pub phys: u32,
+}
+
+const EMPTY: TlbEntry = TlbEntry { rtag: TLB_INVALID, wtag: TLB_INVALID, phys: 0 };
+
+pub(crate) struct Tlb {
+    /// `[supervisor entries..., user entries...]`.
+    pub entries: Vec<TlbEntry>,
+    /// Bumped on every invalidation, so cached blocks know to re-check their translation.
+    pub generation: u64,
+}
+
+impl Tlb {
+    pub fn new() -> Tlb {
+        Tlb { entries: vec![EMPTY; 2 * TLB_ENTRIES], generation: 0 }
+    }
+
+    #[inline(always)]
+    pub fn index(lin: u32, user: bool) -> usize {
+        ((lin >> 12) as usize & (TLB_ENTRIES - 1)) + if user { TLB_ENTRIES } else { 0 }
+    }
+
+    pub fn flush_all(&mut self) {
+        self.entries.fill(EMPTY);
+        self.generation += 1;
+    }
+
+    pub fn flush_page(&mut self, lin: u32) {
+        let page = lin & PAGE_MASK;
+        for user in [false, true] {
+            let e = &mut self.entries[Tlb::index(lin, user)];
+            if e.rtag == page || e.wtag == page {
+                *e = EMPTY;
+            }
+        }
+        self.generation += 1;
+    }
+
+    /// Stop fast-path writes to physical page `phys` (it now holds decoded code).
+    pub fn drop_write_tags_for(&mut self, phys_page: u32) {
+        for e in self.entries.iter_mut() {
+            if e.phys == phys_page {
+                e.wtag = TLB_INVALID;
+            }
+        }
+    }
+}
+
+/// The result of a successful walk.
+pub(crate) struct Walk {
+    pub phys_page: u32,
+    /// May this privilege class write the page?
+    pub writable: bool,
+    /// Is the dirty bit set (after this access)?
+    pub dirty: bool,
+}
+
+impl State {
+    fn paging(&self) -> bool {
+        self.cr0 & cr::CR0_PG != 0
+    }
+
+    fn read_pt_entry(&self, addr: u32) -> Result<u32, Stop> {
+        self.mem.read_u32(addr).map_err(|_| Stop::Fault(Exit::BadPhysical { addr }))
+    }
+
+    fn write_pt_entry(&mut self, addr: u32, v: u32) {
+        // The address was just read successfully, so it is inside RAM.
+        self.store_phys(addr, &v.to_le_bytes());
+    }
+
+    /// Walk the page tables for `lin`. Sets accessed (and, for writes, dirty) bits.
+    pub(crate) fn walk(&mut self, lin: u32, write: bool, user: bool) -> Result<Walk, Stop> {
+        if !self.paging() {
+            return Ok(Walk { phys_page: lin & PAGE_MASK, writable: true, dirty: true });
+        }
+        let err_base = if write { pf::W } else { 0 } | if user { pf::U } else { 0 };
+        let page_fault =
+            |_: &mut State, present: bool| fault_code(vector::PF, err_base | if present { pf::P } else { 0 });
+        let pde_addr = (self.cr3 & PAGE_MASK) | ((lin >> 22) << 2);
+        let pde = self.read_pt_entry(pde_addr)?;
+        if pde & pte::P == 0 {
+            return Err(page_fault(self, false));
+        }
+        let wp = self.cr0 & cr::CR0_WP != 0;
+        let allowed = |bits: u32| -> bool {
+            if user && bits & pte::US == 0 {
+                return false;
+            }
+            if write && (user || wp) && bits & pte::RW == 0 {
+                return false;
+            }
+            true
+        };
+        let may_write =
+            |bits: u32| -> bool { (!user || bits & pte::US != 0) && (bits & pte::RW != 0 || (!user && !wp)) };
+        if pde & pte::PS != 0 && self.cr4 & cr::CR4_PSE != 0 {
+            if !allowed(pde) {
+                return Err(page_fault(self, true));
+            }
+            let new = pde | pte::A | if write { pte::D } else { 0 };
+            if new != pde {
+                self.write_pt_entry(pde_addr, new);
+            }
+            return Ok(Walk {
+                phys_page: (pde & pte::FRAME_4M) | (lin & 0x003F_F000),
+                writable: may_write(pde),
+                dirty: new & pte::D != 0,
+            });
+        }
+        let pte_addr = (pde & pte::FRAME) | ((lin >> 10) & 0xFFC);
+        let pte = self.read_pt_entry(pte_addr)?;
+        if pte & pte::P == 0 {
+            return Err(page_fault(self, false));
+        }
+        let combined = pde & pte;
+        if !allowed(combined) {
+            return Err(page_fault(self, true));
+        }
+        if pde & pte::A == 0 {
+            self.write_pt_entry(pde_addr, pde | pte::A);
+        }
+        let new = pte | pte::A | if write { pte::D } else { 0 };
+        if new != pte {
+            self.write_pt_entry(pte_addr, new);
+        }
+        Ok(Walk { phys_page: pte & pte::FRAME, writable: may_write(combined), dirty: new & pte::D != 0 })
+    }
+
+    /// Translate linear `lin` for an access at the current privilege, filling the TLB.
+    /// Returns the physical address. This is the slow path behind every fast TLB lookup.
+    pub(crate) fn translate(&mut self, lin: u32, write: bool) -> Result<u32, Stop> {
+        let user = self.cpl == 3;
+        let idx = Tlb::index(lin, user);
+        let page = lin & PAGE_MASK;
+        let e = self.tlb.entries[idx];
+        if (!write && e.rtag == page) || (write && e.wtag == page) {
+            return Ok(e.phys | (lin & !PAGE_MASK));
+        }
+        let w = match self.walk(lin, write, user) {
+            Ok(w) => w,
+            Err(e) => {
+                if let Stop::Fault(Exit::Exception(x)) = e
+                    && x.vector == vector::PF
+                {
+                    self.cr2 = lin;
+                }
+                return Err(e);
+            }
+        };
+        let phys = w.phys_page | (lin & !PAGE_MASK);
+        if w.phys_page as u64 + PAGE_SIZE as u64 > self.mem.size() as u64 {
+            return Err(Stop::Fault(Exit::BadPhysical { addr: phys }));
+        }
+        let code = self.mem.is_code[(w.phys_page >> 12) as usize];
+        let wtag = if w.writable && w.dirty && !code { page } else { TLB_INVALID };
+        // Replacing another page's entry needs no invalidation of cached blocks: like a
+        // hardware TLB, ours may keep using a translation until software invalidates it.
+        self.tlb.entries[idx] = TlbEntry { rtag: page, wtag, phys: w.phys_page };
+        Ok(phys)
+    }
+}
