@@ -1,0 +1,52 @@
+//! The Guest kit: what a Rust kernel needs to run as an lguest Guest.
+//!
+//! A Guest kernel is a `no_std`, `no_main` binary that names its main function with
+//! [`entry!`]. The kit's `_start` (see [`entry`]) takes over from the Launcher, registers
+//! the [`lguest_data`] page with the Host and calls it:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! use guest::{BootInfo, println};
+//!
+//! guest::entry!(kmain);
+//!
+//! fn kmain(_boot: &'static BootInfo) -> ! {
+//!     println!("hello from a Guest with {} bytes of RAM", guest::boot::mem_size());
+//!     guest::power_off()
+//! }
+//! ```
+//!
+//! From there on a Guest never executes a privileged instruction: it asks the Host with a
+//! hypercall ([`hcall`]), queues cheap ones in the async ring ([`async_hcall`]), and flips
+//! interrupts by writing `lguest_data` ([`irq`]). Output goes to the console ([`println!`])
+//! over `LHCALL_SEND_DMA` ([`dma`]); the Guest ends with [`power_off`] or [`crash`], and a
+//! panic CRASHes it with the panic message ([`panic`]).
+//!
+//! Module names follow the ABI (`abi`) and the 2.6.23 Guest code they stand in for.
+#![no_std]
+
+#[cfg(not(target_arch = "x86"))]
+compile_error!(
+    "the Guest kit is for i586-unknown-linux-gnu: run cargo inside guests/, whose \
+     .cargo/config.toml sets the target, or pass --target i586-unknown-linux-gnu"
+);
+
+pub mod addr;
+pub mod boot;
+pub mod console;
+pub mod dma;
+pub mod entry;
+mod global;
+pub mod hcall;
+pub mod irq;
+pub mod lguest_data;
+pub mod panic;
+mod string;
+
+pub use abi;
+pub use abi::boot::BootInfo;
+pub use addr::{phys_to_virt, virt_to_phys};
+pub use global::Global;
+pub use hcall::{async_hcall, flush_async, get_wallclock, halt, hcall, rdtsc};
+pub use panic::{crash, crash_fmt, power_off};
