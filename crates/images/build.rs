@@ -26,13 +26,13 @@ const TARGET: &str = "i586-unknown-linux-gnu";
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.join("../..");
+    let root = manifest_dir.parent().and_then(Path::parent).expect("crates/images is two levels down");
     let guests = root.join("guests");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    rerun_if_changed(&root, &guests);
+    rerun_if_changed(root, &guests);
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    ensure_target_installed(&rustc, &root);
+    ensure_target_installed(&rustc, root);
     let elfs = build_guests(&guests, &out_dir.join("guests-target"));
     fs::write(out_dir.join("guests.rs"), guests_rs(&elfs)).expect("write OUT_DIR/guests.rs");
 }
