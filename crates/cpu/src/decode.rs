@@ -372,7 +372,7 @@ fn handler(ins: &Instruction, op: &mut Op, index: u32) -> Handler {
         }
         M::Bswap => {
             op.rm = reg_num(ins.op_register(0));
-            if opsize(ins, 0) == 4 { bits::bswap } else { op_ud }
+            if opsize(ins, 0) == 4 { bits::bswap } else { bits::bswap16 }
         }
         M::Seto
         | M::Setno

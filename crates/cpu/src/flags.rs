@@ -93,7 +93,7 @@ impl Lazy {
     pub fn pf(&self) -> bool {
         match self.kind {
             CcKind::Eflags => self.src & PF != 0,
-            _ => (self.res as u8).count_ones() % 2 == 0,
+            _ => (self.res as u8).count_ones().is_multiple_of(2),
         }
     }
 
@@ -127,12 +127,12 @@ impl Lazy {
         if self.kind == CcKind::Eflags {
             return self.src & ARITH;
         }
-        (self.cf() as u32) * CF
-            | (self.pf() as u32) * PF
-            | (self.af() as u32) * AF
-            | (self.zf() as u32) * ZF
-            | (self.sf() as u32) * SF
-            | (self.of() as u32) * OF
+        ((self.cf() as u32) * CF)
+            | ((self.pf() as u32) * PF)
+            | ((self.af() as u32) * AF)
+            | ((self.zf() as u32) * ZF)
+            | ((self.sf() as u32) * SF)
+            | ((self.of() as u32) * OF)
     }
 
     /// Evaluate condition code `cc` (0..16, the low nibble of `Jcc`/`SETcc`/`CMOVcc`).
@@ -172,7 +172,7 @@ impl Lazy {
 /// Parity flag of a result: set when the low byte has an even number of ones.
 #[inline]
 pub(crate) fn parity(v: u32) -> bool {
-    (v as u8).count_ones() % 2 == 0
+    (v as u8).count_ones().is_multiple_of(2)
 }
 
 /// The ZF, SF and PF bits of a result of `size` bytes.

@@ -210,7 +210,7 @@ pub(crate) fn div<W: Width, const MEM: bool>(st: &mut State, op: &Op) -> Res {
     if s == 0 {
         return Err(fault(vector::DE));
     }
-    let n = dividend::<W>(st) as u64;
+    let n = dividend::<W>(st);
     let q = n / s;
     if q > W::MASK as u64 {
         return Err(fault(vector::DE));
@@ -335,14 +335,10 @@ pub(crate) fn aaa_aas<const SUB_: bool>(st: &mut State, _: &Op) -> Res {
     let f = flags_bits(st);
     let ax = st.regs[0] & 0xFFFF;
     let adjust = ax & 0xF > 9 || f & AF != 0;
+    // Since the 286 the adjustment is done on all of AX (then AH is stepped), so a
+    // borrow or carry out of AL reaches AH too: AAS of AX=0x0002 gives 0xFE0C, not 0xFF0C.
     let new_ax = if adjust {
-        if SUB_ {
-            let al = (ax as u8).wrapping_sub(6);
-            let ah = ((ax >> 8) as u8).wrapping_sub(1);
-            (ah as u32) << 8 | al as u32
-        } else {
-            ax.wrapping_add(0x106)
-        }
+        if SUB_ { ax.wrapping_sub(6).wrapping_sub(0x100) } else { ax.wrapping_add(0x106) }
     } else {
         ax
     };
