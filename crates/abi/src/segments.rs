@@ -31,13 +31,13 @@ pub const GDT_ENTRY_TSS: usize = 16;
 pub const GDT_ENTRY_DOUBLEFAULT_TSS: usize = 31;
 
 /// The Guest kernel's code selector: entry 12, RPL 1.
-pub const LGUEST_KERNEL_CS: u16 = (GDT_ENTRY_KERNEL_CS as u16) * 8 | 1;
+pub const LGUEST_KERNEL_CS: u16 = ((GDT_ENTRY_KERNEL_CS as u16) * 8) | 1;
 /// The Guest kernel's data selector: entry 13, RPL 1.
-pub const LGUEST_KERNEL_DS: u16 = (GDT_ENTRY_KERNEL_DS as u16) * 8 | 1;
+pub const LGUEST_KERNEL_DS: u16 = ((GDT_ENTRY_KERNEL_DS as u16) * 8) | 1;
 /// User code selector: entry 14, RPL 3.
-pub const USER_CS: u16 = (GDT_ENTRY_USER_CS as u16) * 8 | 3;
+pub const USER_CS: u16 = ((GDT_ENTRY_USER_CS as u16) * 8) | 3;
 /// User data selector: entry 15, RPL 3.
-pub const USER_DS: u16 = (GDT_ENTRY_USER_DS as u16) * 8 | 3;
+pub const USER_DS: u16 = ((GDT_ENTRY_USER_DS as u16) * 8) | 3;
 
 /// Whether the Guest may install a descriptor in GDT entry `n`.
 pub const fn guest_may_load_gdt_entry(n: usize) -> bool {

@@ -18,6 +18,7 @@
 //! stand in for this interpreter and be checked against it on the same guests.
 
 mod decode;
+mod disasm;
 mod exec;
 mod exit;
 mod flags;
@@ -28,6 +29,7 @@ mod regs;
 mod segments;
 mod state;
 
+pub use disasm::InsnInfo;
 pub use exit::{Exception, Exit};
 pub use mem::{OutOfRam, PhysMem};
 pub use ops::system::{CPUID_FEATURES_EDX, CPUID_SIGNATURE, CPUID_VENDOR};
@@ -125,6 +127,11 @@ impl Cpu {
     /// The time-stamp counter as RDTSC would read it now.
     pub fn tsc(&self) -> u64 {
         self.st.tsc(self.st.retired)
+    }
+
+    /// Decode the instruction at CS:`eip` for a diagnostic message (cold path).
+    pub fn describe_instruction(&mut self, eip: u32) -> Option<InsnInfo> {
+        self.st.describe(eip)
     }
 
     /// Drop all decoded code (it will be decoded again on demand).

@@ -1,0 +1,172 @@
+//! The Guest: built once from a kernel image and a [`Config`], then run.
+//!
+//! Construction (lay out memory, load the ELF, write boot data, set up the CPU) happens in
+//! [`Guest::new`]; running is `run_loop.rs`. Between them sits the state the Host keeps
+//! about a Guest, which the other modules (hypercalls, io, ...) add behaviour to.
+
+use crate::addr::GuestPhys;
+use crate::boot::{self, Layout, LoadError};
+use crate::console::Console;
+use crate::outcome::{KillReason, Outcome};
+use cpu::{Cpu, PhysMem, TscMode, Vcpu};
+use std::io::Write;
+
+/// What the Launcher asks for.
+pub struct Config {
+    /// Bytes of guest RAM.
+    pub mem_size: u64,
+    /// The Guest's command line.
+    pub cmdline: String,
+    /// This Guest's id (the network driver derives its MAC from it).
+    pub guestid: u16,
+    /// Where console output goes.
+    pub console_out: Box<dyn Write + Send>,
+}
+
+impl Config {
+    /// 64 MiB, empty command line, console on standard output.
+    pub fn new() -> Config {
+        Config {
+            mem_size: 64 << 20,
+            cmdline: String::new(),
+            guestid: std::process::id() as u16,
+            console_out: Box::new(std::io::stdout()),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The TSC frequency the Guest is told about, and that its RDTSC agrees with.
+pub const TSC_KHZ: u32 = 1_000_000;
+
+/// How a hypercall or trap handler ends the Guest.
+#[derive(Debug)]
+pub(crate) enum End {
+    Kill(KillReason),
+    PowerOff,
+    Crash(String),
+}
+
+impl From<KillReason> for End {
+    fn from(r: KillReason) -> End {
+        End::Kill(r)
+    }
+}
+
+pub(crate) type Res<T = ()> = Result<T, End>;
+
+pub struct Guest {
+    pub(crate) cpu: Cpu,
+    pub(crate) layout: Layout,
+    /// Where the Guest's `lguest_data` is, once LHCALL_LGUEST_INIT told us.
+    pub(crate) lguest_data: Option<GuestPhys>,
+    /// The async ring slot to look at next.
+    pub(crate) next_hcall: usize,
+    pub(crate) guestid: u16,
+    pub(crate) console: Console,
+    /// Reused buffer for gathering DMA data, so the I/O path allocates nothing.
+    pub(crate) scratch: Vec<u8>,
+}
+
+impl Guest {
+    /// Build a Guest from a kernel ELF image.
+    pub fn new(kernel: &[u8], config: Config) -> Result<Guest, LoadError> {
+        let layout = Layout::new(config.mem_size, 1)?;
+        let mut mem = PhysMem::new(layout.total);
+        let k = boot::load_elf(kernel, &mut mem, &layout)?;
+        boot::build_page_tables(&mut mem, &layout);
+        boot::write_boot_info(&mut mem, &layout, &config.cmdline)?;
+        let mut cpu = Cpu::new(mem);
+        cpu.set_tsc_mode(TscMode::Realtime { khz: TSC_KHZ });
+        boot::initial_gdt(&mut cpu);
+        boot::initial_registers(&mut cpu, &layout, k.entry);
+        Ok(Guest {
+            cpu,
+            layout,
+            lguest_data: None,
+            next_hcall: 0,
+            guestid: config.guestid,
+            console: Console::new(config.console_out),
+            scratch: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Where things are in guest memory.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The virtual CPU (for inspection by tests and tools).
+    pub fn cpu(&self) -> &Cpu {
+        &self.cpu
+    }
+
+    pub fn cpu_mut(&mut self) -> &mut Cpu {
+        &mut self.cpu
+    }
+
+    pub(crate) fn mem(&self) -> &PhysMem {
+        self.cpu.mem()
+    }
+
+    /// Turn how the Guest ended into an [`Outcome`]; `eip` is where it did so.
+    pub(crate) fn outcome(&self, end: End, eip: u32) -> Outcome {
+        match end {
+            End::PowerOff => Outcome::PowerOff,
+            End::Crash(msg) => Outcome::Crashed(msg),
+            End::Kill(reason) => Outcome::Killed { reason, eip },
+        }
+    }
+
+    // ---- guest-physical access on the Guest's behalf ----
+    //
+    // Every address here came from the Guest, so every failure is the Guest's fault and
+    // kills it with the name of what it asked for.
+
+    /// Check that `[addr, addr+len)` is inside guest memory.
+    pub(crate) fn check_range(&self, what: &'static str, addr: GuestPhys, len: u32) -> Res {
+        if self.mem().contains(addr.0, len) {
+            Ok(())
+        } else {
+            Err(KillReason::BadAddress { what, addr, len }.into())
+        }
+    }
+
+    pub(crate) fn read_u32(&self, what: &'static str, addr: GuestPhys) -> Res<u32> {
+        self.mem().read_u32(addr.0).map_err(|_| KillReason::BadAddress { what, addr, len: 4 }.into())
+    }
+
+    pub(crate) fn read_u16(&self, what: &'static str, addr: GuestPhys) -> Res<u16> {
+        self.mem().read_u16(addr.0).map_err(|_| KillReason::BadAddress { what, addr, len: 2 }.into())
+    }
+
+    pub(crate) fn read_u8(&self, what: &'static str, addr: GuestPhys) -> Res<u8> {
+        self.mem().read_u8(addr.0).map_err(|_| KillReason::BadAddress { what, addr, len: 1 }.into())
+    }
+
+    pub(crate) fn write_u32(&mut self, what: &'static str, addr: GuestPhys, v: u32) -> Res {
+        self.cpu
+            .mem_mut()
+            .write_u32(addr.0, v)
+            .map_err(|_| KillReason::BadAddress { what, addr, len: 4 }.into())
+    }
+
+    pub(crate) fn write_u16(&mut self, what: &'static str, addr: GuestPhys, v: u16) -> Res {
+        self.cpu
+            .mem_mut()
+            .write_u16(addr.0, v)
+            .map_err(|_| KillReason::BadAddress { what, addr, len: 2 }.into())
+    }
+
+    pub(crate) fn write_u8(&mut self, what: &'static str, addr: GuestPhys, v: u8) -> Res {
+        self.cpu
+            .mem_mut()
+            .write_u8(addr.0, v)
+            .map_err(|_| KillReason::BadAddress { what, addr, len: 1 }.into())
+    }
+}

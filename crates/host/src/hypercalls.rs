@@ -1,0 +1,180 @@
+//! Hypercalls: the Guest's explicit requests of the Host.
+//!
+//! A hypercall arrives as `int $0x1F` from CPL 1 (see `run_loop.rs`), call number in %eax
+//! and arguments in %edx, %ebx, %ecx. The very first one must be LHCALL_LGUEST_INIT, which
+//! tells us where `lguest_data` is. After that, before serving any synchronous call we
+//! drain the async ring, because the Guest queued those calls earlier and expects them
+//! done first. Calls that are grossly wrong kill the Guest; they never return an error.
+
+use crate::addr::GuestPhys;
+use crate::guest::{End, Guest, Res, TSC_KHZ};
+use crate::outcome::KillReason;
+use abi::{
+    HCALL_DONE, HCALL_RING_ENTRY_SIZE, Hcall, LGUEST_DATA_SIZE, LHCALL_RING_SIZE, OFF_GUESTID,
+    OFF_HCALL_STATUS, OFF_HCALLS, OFF_RESERVE_MEM, OFF_TSC_KHZ, RESERVE_MEM,
+};
+use cpu::{Reg, Vcpu};
+use tracing::trace;
+
+/// Longest LHCALL_CRASH message we read.
+pub const CRASH_MSG_MAX: u32 = 128;
+
+/// The message a Guest sends with LHCALL_CRASH to power off.
+pub const POWER_DOWN: &str = "Power down";
+
+/// The four registers of a hypercall.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Args {
+    pub eax: u32,
+    pub edx: u32,
+    pub ebx: u32,
+    pub ecx: u32,
+}
+
+impl Guest {
+    /// Handle the `int $0x1F` the Guest just made.
+    pub(crate) fn do_hypercalls(&mut self) -> Res {
+        let a = Args {
+            eax: self.cpu.reg(Reg::Eax),
+            edx: self.cpu.reg(Reg::Edx),
+            ebx: self.cpu.reg(Reg::Ebx),
+            ecx: self.cpu.reg(Reg::Ecx),
+        };
+        if self.lguest_data.is_none() {
+            if a.eax != Hcall::LguestInit as u32 {
+                return Err(KillReason::HypercallBeforeInit(a.eax).into());
+            }
+            trace!(target: "lguest::hcall", "hcall {} lguest_data={:#x}", Hcall::LguestInit, a.edx);
+            return self.initialize(GuestPhys(a.edx));
+        }
+        self.do_async_hcalls()?;
+        if let Some(ret) = self.do_hcall(a, false)? {
+            self.cpu.set_reg(Reg::Eax, ret);
+        }
+        Ok(())
+    }
+
+    /// LHCALL_LGUEST_INIT: remember where lguest_data is and fill in the Host's fields.
+    fn initialize(&mut self, at: GuestPhys) -> Res {
+        // lguest_data must be in RAM proper, not in the device pages above it.
+        if at.0.checked_add(LGUEST_DATA_SIZE).is_none_or(|end| end > self.layout.mem_size) {
+            return Err(
+                KillReason::BadAddress { what: "lguest_data", addr: at, len: LGUEST_DATA_SIZE }.into()
+            );
+        }
+        self.write_u32("lguest_data", at.offset(OFF_RESERVE_MEM), RESERVE_MEM)?;
+        self.write_u16("lguest_data", at.offset(OFF_GUESTID), self.guestid)?;
+        self.write_u32("lguest_data", at.offset(OFF_TSC_KHZ), TSC_KHZ)?;
+        self.lguest_data = Some(at);
+        self.next_hcall = 0;
+        Ok(())
+    }
+
+    /// Run the calls queued in the async ring, in order, from where we stopped last
+    /// time, marking each slot done. At most one pass around the ring.
+    pub(crate) fn do_async_hcalls(&mut self) -> Res {
+        let Some(ld) = self.lguest_data else { return Ok(()) };
+        for _ in 0..LHCALL_RING_SIZE {
+            let n = self.next_hcall;
+            let status = ld.offset(OFF_HCALL_STATUS + n as u32);
+            if self.read_u8("hcall_status", status)? == HCALL_DONE {
+                break;
+            }
+            self.next_hcall = (n + 1) % LHCALL_RING_SIZE;
+            let slot = ld.offset(OFF_HCALLS + n as u32 * HCALL_RING_ENTRY_SIZE);
+            let a = Args {
+                eax: self.read_u32("hcalls", slot)?,
+                edx: self.read_u32("hcalls", slot.offset(4))?,
+                ebx: self.read_u32("hcalls", slot.offset(8))?,
+                ecx: self.read_u32("hcalls", slot.offset(12))?,
+            };
+            self.do_hcall(a, true)?;
+            self.write_u8("hcall_status", status, HCALL_DONE)?;
+        }
+        Ok(())
+    }
+
+    /// Perform one hypercall. Returns the value for %eax, if the call has one.
+    fn do_hcall(&mut self, a: Args, is_async: bool) -> Res<Option<u32>> {
+        let call = Hcall::try_from(a.eax).map_err(|e| KillReason::UnknownHypercall(e.0))?;
+        trace!(
+            target: "lguest::hcall",
+            "hcall {call}{} edx={:#x} ebx={:#x} ecx={:#x}",
+            if is_async { " [async]" } else { "" },
+            a.edx,
+            a.ebx,
+            a.ecx
+        );
+        let ret = match call {
+            Hcall::FlushAsync => None, // Getting here already drained the ring.
+            Hcall::LguestInit => return Err(KillReason::AlreadyInitialized.into()),
+            Hcall::Crash => return Err(self.crash(GuestPhys(a.edx))),
+            Hcall::GetWallclock => Some(wallclock()),
+            Hcall::SendDma => {
+                self.send_dma(a.edx, GuestPhys(a.ebx))?;
+                None
+            }
+            Hcall::Halt => {
+                self.halt()?;
+                None
+            }
+            Hcall::LoadGdt
+            | Hcall::NewPgtable
+            | Hcall::FlushTlb
+            | Hcall::LoadIdtEntry
+            | Hcall::SetStack
+            | Hcall::Ts
+            | Hcall::SetClockevent
+            | Hcall::BindDma
+            | Hcall::SetPte
+            | Hcall::SetPmd
+            | Hcall::LoadTls => return Err(KillReason::NotImplemented(call).into()),
+        };
+        if let Some(v) = ret {
+            trace!(target: "lguest::hcall", "  -> {v:#x}");
+        }
+        Ok(ret)
+    }
+
+    /// LHCALL_CRASH: read the Guest's message (bounded) and end it.
+    fn crash(&mut self, msg: GuestPhys) -> End {
+        let size = self.mem().size();
+        if msg.0 >= size {
+            return KillReason::BadAddress { what: "LHCALL_CRASH message", addr: msg, len: 1 }.into();
+        }
+        let len = (size - msg.0).min(CRASH_MSG_MAX);
+        let bytes = self.mem().slice(msg.0, len).unwrap_or(&[]);
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let text = sanitize(&bytes[..end]);
+        if text == POWER_DOWN { End::PowerOff } else { End::Crash(text) }
+    }
+
+    /// LHCALL_HALT: sleep until an interrupt is pending. With no interrupt source that
+    /// could ever fire, that would be forever: say so instead of hanging.
+    fn halt(&mut self) -> Res {
+        Err(KillReason::HaltForever.into())
+    }
+}
+
+/// Seconds since the epoch, as a 32-bit value (as in 2.6.23).
+fn wallclock() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+/// A Guest message made safe for the user's terminal: invalid UTF-8 and control
+/// characters are shown escaped rather than interpreted.
+pub(crate) fn sanitize(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

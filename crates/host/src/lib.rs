@@ -1,0 +1,31 @@
+//! The lguest Host: everything between a kernel image and a running Guest.
+//!
+//! Read it in the order data flows (see also docs/tour.md):
+//! - `boot.rs`: lay out guest memory, load the ELF, build boot page tables and the GDT;
+//! - `guest.rs`: the [`Guest`] built from them, and checked access to guest memory;
+//! - `run_loop.rs`: run the CPU and dispatch what comes back;
+//! - `hypercalls.rs`: LHCALL_* and the async ring;
+//! - `traps.rs`: exceptions and software interrupts that are not hypercalls;
+//! - `io.rs` and `console.rs`: DMA and the console device;
+//! - `outcome.rs`: how a Guest ends, and why the Host kills one.
+//!
+//! The Host knows nothing of x86 instruction encoding (that is `cpu`'s business) and the
+//! ABI lives in `abi`; names here follow the 2.6.23 sources (`do_async_hcalls`,
+//! `lguest_data`, `send_dma`) so a reader of the original can find their way.
+
+pub mod addr;
+pub mod boot;
+mod console;
+mod guest;
+mod hypercalls;
+mod io;
+pub mod outcome;
+mod run_loop;
+mod traps;
+
+pub use addr::{GuestPhys, GuestVirt};
+pub use boot::{Layout, LoadError};
+pub use guest::{Config, Guest, TSC_KHZ};
+pub use hypercalls::{CRASH_MSG_MAX, POWER_DOWN};
+pub use outcome::{KillReason, Outcome};
+pub use run_loop::SLICE;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this). From a fresh clone it needs
+# nothing installed by hand: rust-toolchain.toml pins the toolchain, and the build of
+# crates/images installs the i586 target and builds the Guest kernels.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "formatting"
+cargo fmt --all -- --check
+(cd guests && cargo fmt -- --check)
+
+step "clippy (host workspace, warnings are errors)"
+cargo clippy --workspace --all-targets --release -- -D warnings
+
+step "clippy (guest kernels, i586)"
+(cd guests && cargo clippy --release -- -D warnings)
+
+step "tests"
+cargo test --workspace --release
+
+printf '\nAll checks passed.\n'

@@ -1,0 +1,145 @@
+//! `lguest`: the Launcher. Parses the command line, builds a Guest from a kernel image
+//! (or the embedded demo), runs it, and turns how it ended into an exit status:
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | the Guest powered off |
+//! | 1 | the Guest crashed (LHCALL_CRASH with its own message) |
+//! | 2 | the Host killed the Guest (it broke a rule; one line on stderr says which) |
+//! | 64 | the command line or the kernel image was wrong |
+
+use clap::{Parser, Subcommand, ValueEnum};
+use host::{Config, Guest};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit status for a wrong command line or an unusable kernel (BSD's EX_USAGE).
+const EXIT_USAGE: u8 = 64;
+
+#[derive(Parser)]
+#[command(
+    name = "lguest",
+    version,
+    about = "Run a paravirtualized 32-bit x86 Guest (the lguest ABI of Linux 2.6.23) on a software CPU",
+    after_help = "With no command, boots the embedded demo Guest.\n\
+                  Exit status: 0 power off, 1 guest crash, 2 guest killed by the Host, 64 usage error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot a Guest kernel (a static 32-bit x86 ELF built with the Guest kit).
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// The kernel to boot; the embedded demo Guest if omitted.
+    kernel: Option<PathBuf>,
+    /// Guest RAM: bytes, or a number with K, M or G.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    mem: u64,
+    /// The Guest's command line.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    cmdline: String,
+    /// Print what the Host does, to stderr (comma-separated).
+    #[arg(long, value_name = "WHAT", value_delimiter = ',')]
+    trace: Vec<Trace>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Trace {
+    /// Every hypercall, synchronous and async, with its arguments.
+    Hcalls,
+    /// Every trap and software interrupt.
+    Traps,
+    /// DMA transfers.
+    Dma,
+    /// All of the above.
+    All,
+}
+
+/// Parse "64M", "1G", "65536K" or a plain byte count.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size (e.g. 64M)"))?;
+    let mult = match unit.to_ascii_uppercase().as_str() {
+        "" => 1u64,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown unit '{unit}' in '{s}' (use K, M or G)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too large"))
+}
+
+fn init_tracing(trace: &[Trace]) {
+    if trace.is_empty() {
+        return;
+    }
+    let all = trace.contains(&Trace::All);
+    let targets: Vec<&str> =
+        [(Trace::Hcalls, "lguest::hcall"), (Trace::Traps, "lguest::trap"), (Trace::Dma, "lguest::dma")]
+            .iter()
+            .filter(|(t, _)| all || trace.contains(t))
+            .map(|&(_, name)| name)
+            .collect();
+    let filter = tracing_subscriber::filter::filter_fn(move |meta| targets.contains(&meta.target()));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry().with(fmt).try_init();
+}
+
+use tracing_subscriber::Layer as _;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return if usage { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+        }
+    };
+    let args = match cli.command {
+        Some(Command::Run(args)) => args,
+        None => RunArgs { mem: 64 << 20, ..RunArgs::default() },
+    };
+    init_tracing(&args.trace);
+    let (name, image) = match &args.kernel {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => (path.display().to_string(), bytes),
+            Err(e) => {
+                eprintln!("lguest: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => ("the embedded demo Guest".to_string(), images::DEFAULT.elf().to_vec()),
+    };
+    let mut config = Config::new();
+    config.mem_size = args.mem;
+    config.cmdline = args.cmdline;
+    let mut guest = match Guest::new(&image, config) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("lguest: cannot boot {name}: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let outcome = guest.run();
+    if let Some(msg) = outcome.message() {
+        eprintln!("{msg}");
+    }
+    ExitCode::from(outcome.exit_status() as u8)
+}

@@ -1,0 +1,59 @@
+//! Running the `lguest` binary the way a user does, and looking at what they would see.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The last line on stderr (where the Launcher puts its verdict).
+    pub fn last_err_line(&self) -> &str {
+        self.stderr.lines().last().unwrap_or("")
+    }
+}
+
+pub fn lguest() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lguest"))
+}
+
+pub fn run_cmd(mut cmd: Command) -> Run {
+    let out = cmd.stdin(Stdio::null()).output().expect("run lguest");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The path of an example guest built by `crates/images`.
+pub fn guest_path(name: &str) -> PathBuf {
+    images::by_name(name).unwrap_or_else(|| panic!("no guest named {name}")).path().to_path_buf()
+}
+
+/// `lguest run <guest> <args...>`.
+pub fn run_guest(name: &str, args: &[&str]) -> Run {
+    let mut cmd = lguest();
+    cmd.arg("run").arg(guest_path(name)).args(args);
+    run_cmd(cmd)
+}
+
+/// Write bytes to a fresh temporary file and return its path.
+pub fn temp_file(tag: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lguest-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(tag);
+    let mut f = std::fs::File::create(&path).expect("temp file");
+    f.write_all(bytes).expect("write temp file");
+    path
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
