@@ -7,9 +7,11 @@
 use crate::addr::GuestPhys;
 use crate::boot::{self, Layout, LoadError};
 use crate::console::Console;
+use crate::interrupts_and_traps::{Gate, KernelStack};
 use crate::outcome::{KillReason, Outcome};
 use cpu::{Cpu, PhysMem, TscMode, Vcpu};
 use std::io::Write;
+use std::time::Instant;
 
 /// What the Launcher asks for.
 pub struct Config {
@@ -71,6 +73,20 @@ pub struct Guest {
     pub(crate) console: Console,
     /// Reused buffer for gathering DMA data, so the I/O path allocates nothing.
     pub(crate) scratch: Vec<u8>,
+    /// The Guest's IDT (LHCALL_LOAD_IDT_ENTRY), one optional gate per vector.
+    pub(crate) idt: Box<[Option<Gate>; 256]>,
+    /// Where traps from user mode are delivered (LHCALL_SET_STACK).
+    pub(crate) kernel_stack: KernelStack,
+    /// Virtual IRQs raised and not yet delivered, one bit each.
+    pub(crate) irqs_pending: u32,
+    /// The Guest made LHCALL_HALT and waits for an interrupt.
+    pub(crate) halted: bool,
+    /// When the one-shot clock fires (LHCALL_SET_CLOCKEVENT).
+    pub(crate) clockevent: Option<Instant>,
+    /// Progress (instructions + exits) at the last look at the clock.
+    pub(crate) last_clock_check: u64,
+    /// Exits from the CPU so far.
+    pub(crate) exits: u64,
 }
 
 impl Guest {
@@ -93,6 +109,13 @@ impl Guest {
             guestid: config.guestid,
             console: Console::new(config.console_out),
             scratch: Vec::with_capacity(4096),
+            idt: Box::new([None; 256]),
+            kernel_stack: KernelStack::default(),
+            irqs_pending: 0,
+            halted: false,
+            clockevent: None,
+            last_clock_check: 0,
+            exits: 0,
         })
     }
 

@@ -115,20 +115,38 @@ impl Guest {
                 None
             }
             Hcall::Halt => {
-                self.halt()?;
+                self.halted = true;
                 None
             }
-            Hcall::LoadGdt
-            | Hcall::NewPgtable
-            | Hcall::FlushTlb
-            | Hcall::LoadIdtEntry
-            | Hcall::SetStack
-            | Hcall::Ts
-            | Hcall::SetClockevent
-            | Hcall::BindDma
-            | Hcall::SetPte
-            | Hcall::SetPmd
-            | Hcall::LoadTls => return Err(KillReason::NotImplemented(call).into()),
+            Hcall::LoadGdt => {
+                self.load_guest_gdt(GuestPhys(a.edx), a.ebx)?;
+                None
+            }
+            Hcall::LoadTls => {
+                self.guest_load_tls(GuestPhys(a.edx))?;
+                None
+            }
+            Hcall::LoadIdtEntry => {
+                self.load_idt_entry(a.edx, a.ebx, a.ecx)?;
+                None
+            }
+            Hcall::SetStack => {
+                self.set_stack(a.edx, a.ebx, a.ecx)?;
+                None
+            }
+            Hcall::Ts => {
+                let cr0 = self.cpu.cr0();
+                let ts = cpu::cr::CR0_TS;
+                self.cpu.set_cr0(if a.edx != 0 { cr0 | ts } else { cr0 & !ts });
+                None
+            }
+            Hcall::SetClockevent => {
+                self.set_clockevent(a.edx);
+                None
+            }
+            Hcall::NewPgtable | Hcall::FlushTlb | Hcall::BindDma | Hcall::SetPte | Hcall::SetPmd => {
+                return Err(KillReason::NotImplemented(call).into());
+            }
         };
         if let Some(v) = ret {
             trace!(target: "lguest::hcall", "  -> {v:#x}");
@@ -147,12 +165,6 @@ impl Guest {
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         let text = sanitize(&bytes[..end]);
         if text == POWER_DOWN { End::PowerOff } else { End::Crash(text) }
-    }
-
-    /// LHCALL_HALT: sleep until an interrupt is pending. With no interrupt source that
-    /// could ever fire, that would be forever: say so instead of hanging.
-    fn halt(&mut self) -> Res {
-        Err(KillReason::HaltForever.into())
     }
 }
 

@@ -5,7 +5,9 @@
 //! - `guest.rs`: the [`Guest`] built from them, and checked access to guest memory;
 //! - `run_loop.rs`: run the CPU and dispatch what comes back;
 //! - `hypercalls.rs`: LHCALL_* and the async ring;
-//! - `traps.rs`: exceptions and software interrupts that are not hypercalls;
+//! - `interrupts_and_traps.rs`: the Guest's IDT, trap reflection and virtual interrupts;
+//! - `segments.rs`: the Host-owned GDT the Guest loads entries into;
+//! - `timer.rs`: the one-shot clock and HALT;
 //! - `io.rs` and `console.rs`: DMA and the console device;
 //! - `outcome.rs`: how a Guest ends, and why the Host kills one.
 //!
@@ -18,10 +20,12 @@ pub mod boot;
 mod console;
 mod guest;
 mod hypercalls;
+mod interrupts_and_traps;
 mod io;
 pub mod outcome;
 mod run_loop;
-mod traps;
+mod segments;
+mod timer;
 
 pub use addr::{GuestPhys, GuestVirt};
 pub use boot::{Layout, LoadError};

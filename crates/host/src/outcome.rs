@@ -35,6 +35,16 @@ pub enum KillReason {
     HaltForever,
     #[error("fault while delivering a fault: {0}")]
     DoubleFault(String),
+    #[error("bad GDT: {0}")]
+    BadGdt(String),
+    #[error("bad IDT entry: {0}")]
+    BadIdt(String),
+    #[error("bad stack: {0}")]
+    BadStack(String),
+    #[error("bad page table: {0}")]
+    BadPageTable(String),
+    #[error("no gate for {0}")]
+    NoGate(String),
 }
 
 /// The end of a Guest's run.

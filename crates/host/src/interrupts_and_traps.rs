@@ -1,0 +1,330 @@
+//! Interrupts and traps: how the Guest tells us where its handlers are
+//! (LHCALL_LOAD_IDT_ENTRY, LHCALL_SET_STACK), how traps are *reflected* into those
+//! handlers, and how virtual interrupts are delivered.
+//!
+//! Every trap the Guest takes comes to the Host first (see `run_loop.rs`). A hypercall we
+//! serve; a page fault we may fix ourselves (`page_tables.rs`); everything else we reflect:
+//! push the frame the hardware would have pushed on the Guest's stack and jump to its
+//! handler, exactly as if the CPU had delivered it through an IDT.
+//! - From the Guest kernel (CPL 1) the frame goes on the current stack: EFLAGS, CS, EIP
+//!   and, for the exceptions that have one, the error code.
+//! - From Guest user mode (CPL 3) it goes on the kernel stack the Guest named with
+//!   LHCALL_SET_STACK, preceded by the user's SS and ESP, so `iret` returns to ring 3.
+//!
+//! The Guest never really disables interrupts: it writes `lguest_data.irq_enabled`
+//! instead, and the pushed EFLAGS carries that as its IF bit. Delivery through an
+//! interrupt gate (type 0xE) clears `irq_enabled`; a trap gate (0xF) leaves it.
+
+use crate::addr::GuestPhys;
+use crate::guest::{Guest, Res};
+use crate::outcome::KillReason;
+use abi::segments::LGUEST_KERNEL_CS;
+use abi::{
+    FIRST_EXTERNAL_VECTOR, LGUEST_IRQS, LGUEST_TRAP_ENTRY, OFF_BLOCKED_INTERRUPTS, OFF_CR2, OFF_IRQ_ENABLED,
+    OFF_NOIRQ_END, OFF_NOIRQ_START, PAGE_SIZE, X86_EFLAGS_IF,
+};
+use cpu::{Exception, Exit, Reg, SegReg, Segment, Vcpu, eflags, vector};
+use tracing::trace;
+
+/// Gate types the Guest may install.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GateKind {
+    /// Type 0xE: interrupts are disabled on entry.
+    Interrupt,
+    /// Type 0xF: interrupts are left as they are.
+    Trap,
+}
+
+/// One entry of the Guest's IDT, as the Host keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gate {
+    pub offset: u32,
+    pub kind: GateKind,
+    /// The privilege needed to reach it with `int n` (3 for a system call).
+    pub dpl: u8,
+}
+
+/// The stack the Guest kernel wants traps from user mode delivered on (LHCALL_SET_STACK).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KernelStack {
+    pub ss: u16,
+    pub esp: u32,
+    pub pages: u32,
+}
+
+/// Vectors whose IDT entries the Guest may not set, as in 2.6.23: NMI, double fault and
+/// the spurious-interrupt vector never reach it, and the hypercall vector is the Host's.
+/// Attempts are ignored (a Linux Guest fills every vector at boot).
+fn ignored_vector(v: u32) -> bool {
+    v == 2 || v == 8 || v == 15 || v == LGUEST_TRAP_ENTRY as u32
+}
+
+impl Guest {
+    /// LHCALL_LOAD_IDT_ENTRY: the two words of the gate for vector `num`.
+    pub(crate) fn load_idt_entry(&mut self, num: u32, lo: u32, hi: u32) -> Res {
+        if num >= 256 {
+            return Err(KillReason::BadIdt(format!("vector {num} is beyond the IDT")).into());
+        }
+        if ignored_vector(num) {
+            trace!(target: "lguest::trap", "  ignoring IDT entry for vector {num:#x}");
+            return Ok(());
+        }
+        let present = hi & 0x8000 != 0;
+        if !present {
+            self.idt[num as usize] = None;
+            return Ok(());
+        }
+        let kind = match (hi >> 8) & 0xF {
+            0xE => GateKind::Interrupt,
+            0xF => GateKind::Trap,
+            t => {
+                return Err(KillReason::BadIdt(format!(
+                    "vector {num:#x} has gate type {t:#x}; only interrupt (0xe) and trap (0xf) gates"
+                ))
+                .into());
+            }
+        };
+        let offset = (lo & 0xFFFF) | (hi & 0xFFFF_0000);
+        let dpl = ((hi >> 13) & 3) as u8;
+        self.idt[num as usize] = Some(Gate { offset, kind, dpl });
+        Ok(())
+    }
+
+    /// LHCALL_SET_STACK: the kernel stack for traps from user mode. The segment must be a
+    /// ring-1 one and the pages must be mapped (so delivering a trap cannot fault).
+    pub(crate) fn set_stack(&mut self, ss: u32, esp: u32, pages: u32) -> Res {
+        if ss & 3 != 1 || ss > 0xFFFF {
+            return Err(
+                KillReason::BadStack(format!("stack segment {ss:#x} is not a ring-1 selector")).into()
+            );
+        }
+        if pages > 2 {
+            return Err(KillReason::BadStack(format!("{pages} stack pages (at most 2)")).into());
+        }
+        self.kernel_stack = KernelStack { ss: ss as u16, esp, pages };
+        self.pin_stack_pages()
+    }
+
+    /// Make sure every page of the kernel stack is mapped and writable.
+    pub(crate) fn pin_stack_pages(&mut self) -> Res {
+        let KernelStack { esp, pages, .. } = self.kernel_stack;
+        for i in 0..pages {
+            // The stack grows down from esp: its pages are those just below it.
+            let addr = esp.wrapping_sub(1).wrapping_sub(i * PAGE_SIZE);
+            if self.guest_virt_to_phys(addr, true).is_err() {
+                return Err(
+                    KillReason::BadStack(format!("stack page at {addr:#x} is not mapped writable")).into()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Reflect exception `e` into the Guest, or kill it if it has no handler.
+    pub(crate) fn deliver_exception(&mut self, e: Exception) -> Res {
+        if e.vector == vector::PF {
+            let cr2 = self.cpu.cr2();
+            if let Some(ld) = self.lguest_data {
+                self.write_u32("lguest_data cr2", ld.offset(OFF_CR2), cr2)?;
+            }
+        }
+        match self.idt[e.vector as usize] {
+            Some(gate) if !ignored_vector(e.vector as u32) => {
+                trace!(target: "lguest::trap", "  reflect {e} to {:#x}", gate.offset);
+                let code =
+                    if vector::has_error_code(e.vector) { Some(e.error_code.unwrap_or(0)) } else { None };
+                self.set_guest_interrupt(gate, code, &e.to_string())
+            }
+            _ => Err(self.unhandled(e)),
+        }
+    }
+
+    /// `int $vector` from the Guest (EIP is past the `len`-byte instruction): deliver
+    /// through the gate if its DPL allows the current privilege, else #GP (or #NP for a
+    /// missing gate) with the vector as error code, at the `int` instruction.
+    pub(crate) fn deliver_soft_interrupt(&mut self, v: u8, len: u8) -> Res {
+        let cpl = self.cpu.cpl();
+        let gate = if ignored_vector(v as u32) { None } else { self.idt[v as usize] };
+        let code = v as u32 * 8 + 2;
+        let fault = match gate {
+            Some(g) if cpl <= g.dpl => {
+                trace!(target: "lguest::trap", "  int {v:#x} to {:#x}", g.offset);
+                return self.set_guest_interrupt(g, None, &format!("int {v:#x}"));
+            }
+            // The hypercall gate exists with DPL 1; other vectors without a gate are
+            // not present.
+            _ if gate.is_some() || v == LGUEST_TRAP_ENTRY => {
+                Exception { vector: vector::GP, error_code: Some(code) }
+            }
+            _ => Exception { vector: vector::NP, error_code: Some(code) },
+        };
+        // A fault, so the frame must point at the `int` itself.
+        let eip = self.cpu.eip().wrapping_sub(len as u32);
+        self.cpu.set_eip(eip);
+        if self.idt[fault.vector as usize].is_none() {
+            let what = match gate {
+                _ if v == LGUEST_TRAP_ENTRY && cpl == 3 => {
+                    format!("{fault} (int $0x1f from user mode; the hypercall gate is DPL 1)")
+                }
+                None => format!("int {v:#x} (no IDT entry for vector {v:#x})"),
+                Some(g) => format!("{fault} (int {v:#x} from CPL {cpl}; the gate is DPL {})", g.dpl),
+            };
+            return Err(KillReason::UnhandledTrap { what, insn: String::new() }.into());
+        }
+        self.deliver_exception(fault)
+    }
+
+    /// Push a trap frame for `gate` and jump to it (lguest's `set_guest_interrupt`).
+    pub(crate) fn set_guest_interrupt(&mut self, gate: Gate, err: Option<u32>, what: &str) -> Res {
+        let from_user = self.cpu.cpl() != 1;
+        let old_ss = self.cpu.segment(SegReg::Ss);
+        let old_esp = self.cpu.reg(Reg::Esp);
+        let (ss, mut sp) = if from_user {
+            let ks = self.kernel_stack;
+            if ks.ss == 0 {
+                return Err(KillReason::DoubleFault(format!(
+                    "{what} from user mode before LHCALL_SET_STACK"
+                ))
+                .into());
+            }
+            match self.gdt_segment(ks.ss) {
+                Some(seg) => (seg, ks.esp),
+                None => {
+                    return Err(KillReason::BadStack(format!(
+                        "stack segment {:#x} is not a usable segment",
+                        ks.ss
+                    ))
+                    .into());
+                }
+            }
+        } else {
+            (old_ss, old_esp)
+        };
+        let irq_enabled = match self.lguest_data {
+            Some(ld) => self.read_u32("lguest_data", ld.offset(OFF_IRQ_ENABLED))?,
+            None => 0,
+        };
+        let flags = self.cpu.eflags();
+        let pushed_flags = (flags & !eflags::IF) | (irq_enabled & X86_EFLAGS_IF);
+        let cs = self.cpu.segment(SegReg::Cs).selector as u32;
+        let mut frame = [0u32; 6];
+        let mut n = 0;
+        let mut push = |v: u32| {
+            frame[n] = v;
+            n += 1;
+        };
+        if from_user {
+            push(old_ss.selector as u32);
+            push(old_esp);
+        }
+        push(pushed_flags);
+        push(cs);
+        push(self.cpu.eip());
+        if let Some(code) = err {
+            push(code);
+        }
+        for &v in &frame[..n] {
+            sp = sp.wrapping_sub(4);
+            let lin = ss.base.wrapping_add(sp);
+            let phys = self.guest_virt_to_phys(lin, true).map_err(|e| {
+                KillReason::DoubleFault(format!("{what}: pushing the trap frame at {lin:#x} raised {e}"))
+            })?;
+            self.cpu.mem_mut().write_u32(phys, v).map_err(|_| KillReason::OutsideRam(GuestPhys(phys)))?;
+        }
+        if from_user {
+            self.cpu.set_segment(SegReg::Ss, ss);
+        }
+        self.cpu.set_reg(Reg::Esp, sp);
+        if self.cpu.load_segment(SegReg::Cs, LGUEST_KERNEL_CS).is_err() {
+            return Err(KillReason::BadGdt("the kernel code segment is unusable".into()).into());
+        }
+        self.cpu.set_eip(gate.offset);
+        // As hardware does on any interrupt or trap.
+        self.cpu.set_eflags(flags & !(eflags::TF | eflags::NT | eflags::RF | eflags::VM));
+        if gate.kind == GateKind::Interrupt
+            && let Some(ld) = self.lguest_data
+        {
+            self.write_u32("lguest_data irq_enabled", ld.offset(OFF_IRQ_ENABLED), 0)?;
+        }
+        Ok(())
+    }
+
+    /// The segment a selector names in the Host's GDT, if it is a usable stack segment.
+    fn gdt_segment(&self, sel: u16) -> Option<Segment> {
+        let d = self.cpu.gdt_entry((sel >> 3) as usize)?;
+        (sel & 4 == 0 && d.present() && d.writable()).then(|| Segment::from_descriptor(sel, d))
+    }
+
+    /// Virtual interrupts (lguest's `maybe_do_interrupt`): called before every entry to
+    /// the Guest. Delivers the lowest pending IRQ if the Guest has interrupts enabled, has
+    /// not blocked it, and is not inside its no-interrupt window.
+    pub(crate) fn maybe_do_interrupt(&mut self) -> Res {
+        if self.irqs_pending == 0 {
+            return Ok(());
+        }
+        let Some(ld) = self.lguest_data else { return Ok(()) };
+        let blocked = self.read_u32("lguest_data", ld.offset(OFF_BLOCKED_INTERRUPTS))?;
+        let deliverable = self.irqs_pending & !blocked;
+        if deliverable == 0 {
+            return Ok(());
+        }
+        let irq = deliverable.trailing_zeros();
+        let eip = self.cpu.eip();
+        let noirq_start = self.read_u32("lguest_data", ld.offset(OFF_NOIRQ_START))?;
+        let noirq_end = self.read_u32("lguest_data", ld.offset(OFF_NOIRQ_END))?;
+        if eip >= noirq_start && eip < noirq_end {
+            return Ok(());
+        }
+        if self.halted {
+            // An interrupt ends a HALT, whatever irq_enabled said (as in 2.6.23).
+            self.write_u32("lguest_data irq_enabled", ld.offset(OFF_IRQ_ENABLED), X86_EFLAGS_IF)?;
+            self.halted = false;
+        } else if self.read_u32("lguest_data", ld.offset(OFF_IRQ_ENABLED))? & X86_EFLAGS_IF == 0 {
+            return Ok(());
+        }
+        let vector = FIRST_EXTERNAL_VECTOR as usize + irq as usize;
+        if let Some(gate) = self.idt[vector] {
+            self.irqs_pending &= !(1 << irq);
+            trace!(target: "lguest::irq", "irq {irq} to {:#x} at eip={eip:#x}", gate.offset);
+            self.set_guest_interrupt(gate, None, &format!("irq {irq}"))?;
+        }
+        Ok(())
+    }
+
+    /// Raise virtual IRQ `irq`.
+    pub(crate) fn trigger_irq(&mut self, irq: u32) {
+        if (irq as usize) < LGUEST_IRQS {
+            self.irqs_pending |= 1 << irq;
+        }
+    }
+
+    /// IRQs pending that the Guest has not blocked.
+    pub(crate) fn unblocked_pending(&self) -> u32 {
+        let blocked = self
+            .lguest_data
+            .and_then(|ld| self.mem().read_u32(ld.offset(OFF_BLOCKED_INTERRUPTS).0).ok())
+            .unwrap_or(0);
+        self.irqs_pending & !blocked
+    }
+
+    /// Translate a guest-virtual address as the Guest kernel would access it.
+    pub(crate) fn guest_virt_to_phys(&mut self, lin: u32, write: bool) -> Result<u32, Exit> {
+        self.cpu.translate(lin, write, false)
+    }
+
+    /// The death message for a trap the Guest has no handler for.
+    pub(crate) fn unhandled(&mut self, e: Exception) -> crate::guest::End {
+        let eip = self.cpu.eip();
+        let insn = self.cpu.describe_instruction(eip);
+        if e.vector == vector::GP && e.error_code == Some(0) && insn.as_ref().is_some_and(|i| i.privileged) {
+            let text = insn.map(|i| i.text).unwrap_or_default();
+            return KillReason::PrivilegedInstruction(text).into();
+        }
+        let insn = insn.map(|i| format!(" on `{}`", i.text)).unwrap_or_default();
+        let mut what = e.to_string();
+        if e.vector == vector::PF {
+            what.push_str(&format!(" at address {:#x}", self.cpu.cr2()));
+        }
+        KillReason::UnhandledTrap { what, insn }.into()
+    }
+}

@@ -1,0 +1,73 @@
+//! Time: the Guest's one-shot clock (LHCALL_SET_CLOCKEVENT, raising IRQ 0) and HALT.
+//!
+//! The Guest asks for an interrupt some nanoseconds from now; deltas under
+//! LG_CLOCK_MIN_DELTA are raised to it and 0 cancels. We check the clock between runs of
+//! the CPU, and at least every [`TIME_CHECK_INSNS`] instructions, so an expired event is
+//! noticed within a fraction of a millisecond without reading the clock on every
+//! hypercall. LHCALL_HALT sleeps the Launcher thread until the next event (no core
+//! spinning); with no event armed and nothing else that could raise an interrupt, the
+//! Guest could never wake, and we say so instead of hanging.
+
+use crate::guest::{Guest, Res};
+use crate::outcome::KillReason;
+use abi::LG_CLOCK_MIN_DELTA;
+use std::time::{Duration, Instant};
+use tracing::trace;
+
+/// The clock's IRQ.
+pub const CLOCK_IRQ: u32 = 0;
+
+/// Look at the clock at least this often, in Guest instructions (plus one per exit).
+pub const TIME_CHECK_INSNS: u64 = 50_000;
+
+impl Guest {
+    /// LHCALL_SET_CLOCKEVENT.
+    pub(crate) fn set_clockevent(&mut self, delta_ns: u32) {
+        self.clockevent = match delta_ns {
+            0 => None,
+            d => Some(Instant::now() + Duration::from_nanos(d.max(LG_CLOCK_MIN_DELTA) as u64)),
+        };
+        trace!(target: "lguest::irq", "  clock event in {delta_ns} ns");
+    }
+
+    /// Raise the clock IRQ if its time has come. Cheap unless an event is armed and it is
+    /// time to look.
+    pub(crate) fn check_clock(&mut self, force: bool) {
+        let Some(deadline) = self.clockevent else { return };
+        let now_insns = self.insns_and_exits();
+        if !force && now_insns.wrapping_sub(self.last_clock_check) < TIME_CHECK_INSNS {
+            return;
+        }
+        self.last_clock_check = now_insns;
+        if Instant::now() >= deadline {
+            self.clockevent = None;
+            self.trigger_irq(CLOCK_IRQ);
+        }
+    }
+
+    /// A measure of Guest progress for pacing clock checks: instructions retired plus
+    /// exits (a Guest making hypercalls in a loop retires few instructions per exit).
+    fn insns_and_exits(&self) -> u64 {
+        use cpu::Vcpu;
+        self.cpu.retired() + self.exits
+    }
+
+    /// The Guest is halted: sleep until an interrupt it has not blocked is pending.
+    pub(crate) fn wait_for_interrupt(&mut self) -> Res {
+        loop {
+            if self.unblocked_pending() != 0 {
+                return Ok(());
+            }
+            match self.clockevent {
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if deadline > now {
+                        std::thread::sleep(deadline - now);
+                    }
+                    self.check_clock(true);
+                }
+                None => return Err(KillReason::HaltForever.into()),
+            }
+        }
+    }
+}
