@@ -279,7 +279,10 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
         let n = len.min(left.min(len as u64) as usize);
         let ops = &cache.ops[start..start + n];
         st.eip = b.next_eip;
+        // Instructions retired in this block, and whether something stopped it before
+        // the budgeted end.
         let mut done = n;
+        let mut stopped = false;
         let mut exit = None;
         for (i, op) in ops.iter().enumerate() {
             match (op.f)(st, op) {
@@ -292,11 +295,13 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
                             st.eip = op.next();
                         }
                         done = i + 1;
+                        stopped = true;
                         break;
                     }
                 }
                 Err(stop) => {
                     st.smc = false;
+                    stopped = true;
                     match stop {
                         Stop::Fault(e) => {
                             st.eip = op.eip;
@@ -309,8 +314,9 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
                             exit = Some(e);
                         }
                         Stop::Restart => {
+                            // A long REP yields part-way: it has not retired yet.
                             st.eip = op.eip;
-                            done = i + 1;
+                            done = i;
                         }
                         Stop::EndBlock => {
                             st.eip = op.next();
@@ -321,7 +327,7 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
                 }
             }
         }
-        if done == n && n < len {
+        if !stopped && n < len {
             // The budget ran out inside the block.
             st.eip = cache.ops[start + n].eip;
         }
