@@ -158,7 +158,11 @@ fn unhandled_traps_are_sudden_death_naming_the_trap() {
 
 #[test]
 fn touching_memory_beyond_guest_ram_is_sudden_death() {
-    assert_killed(&run_guest("outside_ram", &[]), "access to guest-physical 0x5000000 outside guest memory");
+    assert_killed(
+        &run_guest("outside_ram", &[]),
+        "bad page table: page table entry 0x5000003 for virtual 0xa0000000 names guest-physical 0x5000000, \
+         outside guest memory",
+    );
 }
 
 #[test]

@@ -79,6 +79,13 @@ pub trait Vcpu {
     fn translate(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Exit>;
     /// Instructions retired since creation.
     fn retired(&self) -> u64;
+    /// Walk page tables in `mem` (the Host's shadow tables) instead of guest RAM: CR3
+    /// and PDEs point into it, PTE frames into guest RAM. `None` goes back to guest RAM.
+    /// Flushes the TLB.
+    fn set_page_table_memory(&mut self, mem: Option<PhysMem>);
+    /// The separate page-table memory, if any, for the Host to edit. Changing an entry
+    /// the TLB may hold needs an [`Vcpu::invlpg`] or [`Vcpu::flush_tlb`], as on hardware.
+    fn page_table_memory_mut(&mut self) -> Option<&mut PhysMem>;
 }
 
 /// The interpreter.
@@ -280,5 +287,14 @@ impl Vcpu for Cpu {
 
     fn retired(&self) -> u64 {
         self.st.retired
+    }
+
+    fn set_page_table_memory(&mut self, mem: Option<PhysMem>) {
+        self.st.pt_mem = mem;
+        self.st.tlb.flush_all();
+    }
+
+    fn page_table_memory_mut(&mut self) -> Option<&mut PhysMem> {
+        self.st.pt_mem.as_mut()
     }
 }

@@ -10,6 +10,11 @@
 //!
 //! Like a real TLB, ours is not coherent with the page tables: a changed PTE is seen only
 //! after the Host or the Guest invalidates (`invlpg`, a CR3 write, [`crate::Cpu::flush_tlb`]).
+//!
+//! The page tables themselves normally live in guest RAM, as on hardware. A Host that
+//! keeps *shadow* page tables (as lguest does) can instead give the CPU a separate
+//! page-table memory: CR3 and every PDE then point into that memory, while the frames the
+//! PTEs name are still guest RAM. The Guest cannot address the shadow tables at all.
 
 use crate::exit::{Exit, Stop, fault_code};
 use crate::mem::{PAGE_MASK, PAGE_SIZE};
@@ -103,13 +108,21 @@ impl State {
         self.cr0 & cr::CR0_PG != 0
     }
 
+    /// Read a paging-structure entry: from guest RAM, or from the Host's page-table
+    /// memory when it has given us one (see [`crate::Cpu::set_page_table_memory`]).
     fn read_pt_entry(&self, addr: u32) -> Result<u32, Stop> {
-        self.mem.read_u32(addr).map_err(|_| Stop::Fault(Exit::BadPhysical { addr }))
+        let mem = self.pt_mem.as_ref().unwrap_or(&self.mem);
+        mem.read_u32(addr).map_err(|_| Stop::Fault(Exit::BadPhysical { addr }))
     }
 
     fn write_pt_entry(&mut self, addr: u32, v: u32) {
-        // The address was just read successfully, so it is inside RAM.
-        self.store_phys(addr, &v.to_le_bytes());
+        // The address was just read successfully, so it is inside that memory.
+        match self.pt_mem.as_mut() {
+            Some(pt) => {
+                let _ = pt.write_u32(addr, v);
+            }
+            None => self.store_phys(addr, &v.to_le_bytes()),
+        }
     }
 
     /// Walk the page tables for `lin`. Sets accessed (and, for writes, dirty) bits.

@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub dr: [u32; 8],
     pub gdt: Vec<u64>,
     pub mem: PhysMem,
+    /// Where page directories and tables live, if not in `mem` (the Host's shadow tables).
+    pub pt_mem: Option<PhysMem>,
     pub tlb: Tlb,
     /// Set when a store hit a page holding decoded code: the current block must stop.
     pub smc: bool,
@@ -70,6 +72,7 @@ impl State {
             dr: [0; 8],
             gdt: Vec::new(),
             mem,
+            pt_mem: None,
             tlb: Tlb::new(),
             smc: false,
             retired: 0,

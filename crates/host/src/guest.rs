@@ -9,6 +9,7 @@ use crate::boot::{self, Layout, LoadError};
 use crate::console::Console;
 use crate::interrupts_and_traps::{Gate, KernelStack};
 use crate::outcome::{KillReason, Outcome};
+use crate::page_tables::Shadow;
 use cpu::{Cpu, PhysMem, TscMode, Vcpu};
 use std::io::Write;
 use std::time::Instant;
@@ -87,6 +88,8 @@ pub struct Guest {
     pub(crate) last_clock_check: u64,
     /// Exits from the CPU so far.
     pub(crate) exits: u64,
+    /// The shadow page tables (their memory is the CPU's page-table memory).
+    pub(crate) shadow: Shadow,
 }
 
 impl Guest {
@@ -101,7 +104,7 @@ impl Guest {
         cpu.set_tsc_mode(TscMode::Realtime { khz: TSC_KHZ });
         boot::initial_gdt(&mut cpu);
         boot::initial_registers(&mut cpu, &layout, k.entry);
-        Ok(Guest {
+        let mut guest = Guest {
             cpu,
             layout,
             lguest_data: None,
@@ -116,7 +119,10 @@ impl Guest {
             clockevent: None,
             last_clock_check: 0,
             exits: 0,
-        })
+            shadow: Shadow::new(),
+        };
+        guest.init_shadow(layout.pgdir);
+        Ok(guest)
     }
 
     /// Where things are in guest memory.

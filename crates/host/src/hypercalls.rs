@@ -144,9 +144,23 @@ impl Guest {
                 self.set_clockevent(a.edx);
                 None
             }
-            Hcall::NewPgtable | Hcall::FlushTlb | Hcall::BindDma | Hcall::SetPte | Hcall::SetPmd => {
-                return Err(KillReason::NotImplemented(call).into());
+            Hcall::NewPgtable => {
+                self.guest_new_pagetable(GuestPhys(a.edx))?;
+                None
             }
+            Hcall::FlushTlb => {
+                self.guest_flush_tlb(a.edx != 0)?;
+                None
+            }
+            Hcall::SetPte => {
+                self.guest_set_pte(GuestPhys(a.edx), a.ebx, a.ecx)?;
+                None
+            }
+            Hcall::SetPmd => {
+                self.guest_set_pmd(GuestPhys(a.edx), a.ebx)?;
+                None
+            }
+            Hcall::BindDma => return Err(KillReason::NotImplemented(call).into()),
         };
         if let Some(v) = ret {
             trace!(target: "lguest::hcall", "  -> {v:#x}");

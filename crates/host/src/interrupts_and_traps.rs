@@ -18,6 +18,7 @@
 use crate::addr::GuestPhys;
 use crate::guest::{Guest, Res};
 use crate::outcome::KillReason;
+use crate::page_tables::Demand;
 use abi::segments::LGUEST_KERNEL_CS;
 use abi::{
     FIRST_EXTERNAL_VECTOR, LGUEST_IRQS, LGUEST_TRAP_ENTRY, OFF_BLOCKED_INTERRUPTS, OFF_CR2, OFF_IRQ_ENABLED,
@@ -111,13 +112,28 @@ impl Guest {
         for i in 0..pages {
             // The stack grows down from esp: its pages are those just below it.
             let addr = esp.wrapping_sub(1).wrapping_sub(i * PAGE_SIZE);
-            if self.guest_virt_to_phys(addr, true).is_err() {
+            if self.guest_virt_to_phys(addr, true)?.is_none() {
                 return Err(
                     KillReason::BadStack(format!("stack page at {addr:#x} is not mapped writable")).into()
                 );
             }
         }
         Ok(())
+    }
+
+    /// A trap from the Guest: fix it ourselves if it is a page fault the shadow page
+    /// tables caused, otherwise reflect it into the Guest.
+    pub(crate) fn trap(&mut self, e: Exception) -> Res {
+        if e.vector == vector::PF {
+            let code = e.error_code.unwrap_or(0);
+            match self.demand_page(self.cpu.cr2(), code)? {
+                Demand::Fixed => return Ok(()),
+                Demand::GuestFault(code) => {
+                    return self.deliver_exception(Exception { vector: vector::PF, error_code: Some(code) });
+                }
+            }
+        }
+        self.deliver_exception(e)
     }
 
     /// Reflect exception `e` into the Guest, or kill it if it has no handler.
@@ -226,9 +242,12 @@ impl Guest {
         for &v in &frame[..n] {
             sp = sp.wrapping_sub(4);
             let lin = ss.base.wrapping_add(sp);
-            let phys = self.guest_virt_to_phys(lin, true).map_err(|e| {
-                KillReason::DoubleFault(format!("{what}: pushing the trap frame at {lin:#x} raised {e}"))
-            })?;
+            let Some(phys) = self.guest_virt_to_phys(lin, true)? else {
+                return Err(KillReason::DoubleFault(format!(
+                    "{what}: the stack at {lin:#x} is not mapped writable for the trap frame"
+                ))
+                .into());
+            };
             self.cpu.mem_mut().write_u32(phys, v).map_err(|_| KillReason::OutsideRam(GuestPhys(phys)))?;
         }
         if from_user {
@@ -307,9 +326,24 @@ impl Guest {
         self.irqs_pending & !blocked
     }
 
-    /// Translate a guest-virtual address as the Guest kernel would access it.
-    pub(crate) fn guest_virt_to_phys(&mut self, lin: u32, write: bool) -> Result<u32, Exit> {
-        self.cpu.translate(lin, write, false)
+    /// Translate a guest-virtual address as the Guest kernel would access it, mapping it
+    /// from the Guest's page tables if the shadow does not have it yet. `None` if the
+    /// Guest's tables do not allow the access.
+    pub(crate) fn guest_virt_to_phys(&mut self, lin: u32, write: bool) -> Res<Option<u32>> {
+        for _ in 0..2 {
+            match self.cpu.translate(lin, write, false) {
+                Ok(p) => return Ok(Some(p)),
+                Err(Exit::Exception(e)) if e.vector == vector::PF => {
+                    let code = if write { cpu::pf::W } else { 0 };
+                    if let Demand::GuestFault(_) = self.demand_page(lin, code)? {
+                        return Ok(None);
+                    }
+                }
+                Err(Exit::BadPhysical { addr }) => return Err(KillReason::OutsideRam(GuestPhys(addr)).into()),
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// The death message for a trap the Guest has no handler for.

@@ -6,6 +6,7 @@
 //! - `run_loop.rs`: run the CPU and dispatch what comes back;
 //! - `hypercalls.rs`: LHCALL_* and the async ring;
 //! - `interrupts_and_traps.rs`: the Guest's IDT, trap reflection and virtual interrupts;
+//! - `page_tables.rs`: the Guest's page tables and the Host's shadow copies of them;
 //! - `segments.rs`: the Host-owned GDT the Guest loads entries into;
 //! - `timer.rs`: the one-shot clock and HALT;
 //! - `io.rs` and `console.rs`: DMA and the console device;
@@ -23,6 +24,7 @@ mod hypercalls;
 mod interrupts_and_traps;
 mod io;
 pub mod outcome;
+mod page_tables;
 mod run_loop;
 mod segments;
 mod timer;

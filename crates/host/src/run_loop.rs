@@ -55,7 +55,7 @@ impl Guest {
                 self.do_hypercalls()
             }
             Exit::SoftInt { vector } => self.deliver_soft_interrupt(vector, 2),
-            Exit::Exception(e) => self.deliver_exception(e),
+            Exit::Exception(e) => self.trap(e),
             Exit::BudgetExhausted => {
                 self.check_clock(true);
                 Ok(())
