@@ -215,7 +215,7 @@ impl Guest {
 
     /// LHCALL_NEW_PGTABLE: switch to the Guest page directory at `pgtable`.
     pub(crate) fn guest_new_pagetable(&mut self, pgtable: GuestPhys) -> Res {
-        if pgtable.0 % PAGE_SIZE != 0 || !self.mem().contains(pgtable.0, PAGE_SIZE) {
+        if !pgtable.0.is_multiple_of(PAGE_SIZE) || !self.mem().contains(pgtable.0, PAGE_SIZE) {
             return Err(self.bad_pt(format!("page directory {pgtable} is not a page of guest memory")));
         }
         let i = match self.shadow.pgdirs.iter().position(|p| *p == Some(pgtable)) {
