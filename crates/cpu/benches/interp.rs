@@ -1,0 +1,113 @@
+//! The interpreter against the processor it runs on, on three guest kernels: an ALU loop,
+//! a memory-heavy sieve, and a branchy quicksort (`benches/kernels.c`).
+//!
+//! Each kernel is compiled once with gcc into a static 32-bit executable, and that same
+//! file runs natively (as a Linux process) and in the interpreter (flat ring-3 segments,
+//! the benchmark playing Linux for `write` and `exit`). The table shows instructions
+//! retired (counted by the interpreter; the native run executes the same ones), time,
+//! MIPS, and how many times slower than native the interpreter is. Both runs must agree on
+//! the kernel's result.
+//!
+//! Run with `cargo bench -p lguest-cpu`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use cpu::{Exit, PhysMem, Reg, Vcpu};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const KERNELS: [&str; 3] = ["alu", "sieve", "sort"];
+/// Best of this many native runs (process start-up is part of each, and small).
+const NATIVE_RUNS: usize = 5;
+
+fn compile(kernel: usize) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/kernels.c");
+    let out = support::tmp_path(&format!("bench-{}.elf", KERNELS[kernel]));
+    let status = Command::new("gcc")
+        .args(["-m32", "-O2", "-march=i686", "-mno-sse", "-mno-mmx", "-ffreestanding", "-nostdlib"])
+        .args(["-static", "-no-pie", "-fno-pic", "-fno-stack-protector", "-fno-asynchronous-unwind-tables"])
+        .args(["-Wl,-Ttext-segment=0x100000", "-Wl,--build-id=none"])
+        .arg(format!("-DKERNEL={kernel}"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("run gcc (gcc with 32-bit support is needed for this benchmark)");
+    assert!(status.success(), "gcc failed on {}", src.display());
+    out
+}
+
+fn native(path: &Path) -> (Duration, u32) {
+    let mut best = Duration::MAX;
+    let mut result = 0;
+    for _ in 0..NATIVE_RUNS {
+        let t = Instant::now();
+        let out = support::run_native(path);
+        best = best.min(t.elapsed());
+        assert!(out.status.success(), "{} failed natively: {}", path.display(), out.status);
+        result = u32::from_le_bytes(out.stdout[..4].try_into().expect("4-byte result"));
+    }
+    (best, result)
+}
+
+/// Run in the interpreter: (time, instructions retired, result).
+fn interpreted(path: &Path) -> (Duration, u64, u32) {
+    let file = std::fs::read(path).expect("read the kernel");
+    let (segs, entry) = support::parse_elf32(&file);
+    let top = segs.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
+    let ram = (top + (1 << 20)).next_multiple_of(1 << 20);
+    let mut cpu = support::linux_user_cpu(PhysMem::new(ram));
+    support::load_segments(&mut cpu, &segs);
+    cpu.set_reg(Reg::Esp, ram - 16);
+    cpu.set_eip(entry);
+    let mut result = None;
+    let t = Instant::now();
+    loop {
+        match cpu.run(u64::MAX) {
+            Exit::SoftInt { vector: 0x80 } => match cpu.reg(Reg::Eax) {
+                4 => {
+                    let at = cpu.reg(Reg::Ecx);
+                    result = Some(cpu.mem().read_u32(at).expect("result inside RAM"));
+                    cpu.set_reg(Reg::Eax, 4);
+                }
+                1 => break,
+                n => panic!("unexpected system call {n}"),
+            },
+            other => panic!("{} stopped: {other} at {:#x}", path.display(), cpu.eip()),
+        }
+    }
+    (t.elapsed(), cpu.retired(), result.expect("the kernel wrote its result"))
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` would too. A filter argument
+    // picks kernels by name.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    println!(
+        "{:<8} {:>14} {:>10} {:>10} {:>10} {:>11} {:>9}",
+        "kernel", "instructions", "interp", "MIPS", "native", "native MIPS", "slowdown"
+    );
+    for (k, name) in KERNELS.iter().enumerate() {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let path = compile(k);
+        let (nt, nres) = native(&path);
+        let (it, insns, ires) = interpreted(&path);
+        assert_eq!(ires, nres, "{name}: the interpreter computed {ires:#x}, the processor {nres:#x}");
+        let mips = |d: Duration| insns as f64 / d.as_secs_f64() / 1e6;
+        println!(
+            "{:<8} {:>14} {:>9.3}s {:>10.0} {:>9.3}s {:>11.0} {:>8.1}x",
+            name,
+            insns,
+            it.as_secs_f64(),
+            mips(it),
+            nt.as_secs_f64(),
+            mips(nt),
+            it.as_secs_f64() / nt.as_secs_f64()
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
