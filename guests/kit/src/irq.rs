@@ -43,3 +43,29 @@ pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
     restore_fl(flags);
     r
 }
+
+/// The bitmap of blocked IRQs (`lguest_data.blocked_interrupts`): bit n set means the
+/// Host holds IRQ n pending instead of delivering it.
+pub fn blocked() -> u32 {
+    // SAFETY: the page is a static; blocked_interrupts is the Guest's to read and write.
+    unsafe { (&raw const (*lguest_data::as_ptr()).blocked_interrupts[0]).read_volatile() }
+}
+
+fn set_blocked(mask: u32) {
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: as in blocked.
+    unsafe { (&raw mut (*lguest_data::as_ptr()).blocked_interrupts[0]).write_volatile(mask) };
+    compiler_fence(Ordering::SeqCst);
+}
+
+/// Block IRQ `irq` (0-31): the Host keeps it pending until [`unblock`] (the 2.6.23 Guest's
+/// `disable_lguest_irq`).
+pub fn block(irq: u32) {
+    without_interrupts(|| set_blocked(blocked() | (1 << irq)));
+}
+
+/// Unblock IRQ `irq`; if it is pending and interrupts are on, the Host delivers it at
+/// its next chance (`enable_lguest_irq`).
+pub fn unblock(irq: u32) {
+    without_interrupts(|| set_blocked(blocked() & !(1 << irq)));
+}

@@ -11,9 +11,9 @@ use crate::{Global, virt_to_phys};
 use abi::{Hcall, LguestData};
 
 #[repr(C, align(4096))]
-struct LguestDataPage(Global<LguestData>);
+pub(crate) struct LguestDataPage(Global<LguestData>);
 
-static LGUEST_DATA: LguestDataPage = LguestDataPage(Global::new(LguestData::new()));
+pub(crate) static LGUEST_DATA: LguestDataPage = LguestDataPage(Global::new(LguestData::new()));
 
 /// The page. Write through it only with volatile stores, and only to Guest-owned fields.
 pub fn as_ptr() -> *mut LguestData {
@@ -21,8 +21,16 @@ pub fn as_ptr() -> *mut LguestData {
 }
 
 /// `LHCALL_LGUEST_INIT`: tell the Host where the page is. Done once, by the entry path,
-/// before the Guest's main function; a second call kills the Guest.
+/// before the Guest's main function; a second call kills the Guest. The no-interrupt
+/// window of the kit's interrupt return path ([`crate::traps`]) is filled in first, so it
+/// protects the very first trap.
 pub(crate) fn lguest_init() {
+    let (start, end) = crate::traps::noirq_window();
+    // SAFETY: the page is a static the Host does not look at before LGUEST_INIT.
+    unsafe {
+        (&raw mut (*as_ptr()).noirq_start).write_volatile(start);
+        (&raw mut (*as_ptr()).noirq_end).write_volatile(end);
+    }
     // SAFETY: LGUEST_INIT takes the page's guest-physical address; the Host fills in
     // reserve_mem, guestid and tsc_khz, fields no Rust reference points into.
     unsafe { hcall(Hcall::LguestInit, virt_to_phys(as_ptr()), 0, 0) };

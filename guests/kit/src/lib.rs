@@ -34,15 +34,22 @@ compile_error!(
 
 pub mod addr;
 pub mod boot;
+pub mod clock;
 pub mod console;
 pub mod dma;
 pub mod entry;
+pub mod gdt;
 mod global;
 pub mod hcall;
+pub mod idt;
 pub mod irq;
 pub mod lguest_data;
+pub mod page_alloc;
+pub mod paging;
 pub mod panic;
 mod string;
+pub mod traps;
+pub mod usermode;
 
 pub use abi;
 pub use abi::boot::BootInfo;
