@@ -7,9 +7,10 @@
 //! | 1 | the Guest crashed (LHCALL_CRASH with its own message) |
 //! | 2 | the Host killed the Guest (it broke a rule; one line on stderr says which) |
 //! | 64 | the command line or the kernel image was wrong |
+//! | 130 | the Launcher was stopped from outside (a signal, or three Ctrl-Cs at the console) |
 
 use clap::{Parser, Subcommand, ValueEnum};
-use host::{Config, Guest};
+use host::{Config, ConsoleInput, Event, EventSender, Guest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -130,6 +131,7 @@ fn main() -> ExitCode {
     let mut config = Config::new();
     config.mem_size = args.mem;
     config.cmdline = args.cmdline;
+    config.console_in = ConsoleInput::Stdin;
     let mut guest = match Guest::new(&image, config) {
         Ok(g) => g,
         Err(e) => {
@@ -137,9 +139,33 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    forward_signals(guest.event_sender());
     let outcome = guest.run();
+    // Dropping the Guest puts the terminal back before we say anything.
+    drop(guest);
     if let Some(msg) = outcome.message() {
         eprintln!("{msg}");
     }
     ExitCode::from(outcome.exit_status() as u8)
+}
+
+/// Turn SIGINT, SIGTERM and SIGHUP into a clean stop of the Guest (so the terminal is
+/// restored and the console flushed) instead of dying mid-instruction.
+fn forward_signals(events: EventSender) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for sig in signals.forever() {
+            let name = match sig {
+                SIGINT => "SIGINT",
+                SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            if !events.send(Event::Stop(format!("{name} to the Launcher"))) {
+                return;
+            }
+        }
+    });
 }

@@ -40,6 +40,11 @@ pub const LGUEST_DEVICE_S_REMOVED_ACK: u16 = 16;
 /// `LGUEST_DEVICE_S_FAILED`: the driver gave up on the device.
 pub const LGUEST_DEVICE_S_FAILED: u16 = 128;
 
+/// Console status bit set by the Launcher when its input has ended (end of file on a
+/// pipe, or the terminal went away); the console IRQ is raised when it is set. Status
+/// bits from 256 up are device specific in the 2.6.23 header; this one is this project's.
+pub const LGUEST_CONSOLE_S_EOF: u16 = 0x100;
+
 /// `struct lguest_device_desc`: one entry of the device page.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -6,10 +6,13 @@
 
 use crate::addr::GuestPhys;
 use crate::boot::{self, Layout, LoadError};
-use crate::console::Console;
+use crate::devices::Events;
+use crate::devices::console::{Console, ConsoleInput};
 use crate::interrupts_and_traps::{Gate, KernelStack};
+use crate::io::{Binding, NO_BINDINGS};
 use crate::outcome::{KillReason, Outcome};
 use crate::page_tables::Shadow;
+use abi::LGUEST_MAX_DMA;
 use cpu::{Cpu, PhysMem, TscMode, Vcpu};
 use std::io::Write;
 use std::time::Instant;
@@ -24,16 +27,19 @@ pub struct Config {
     pub guestid: u16,
     /// Where console output goes.
     pub console_out: Box<dyn Write + Send>,
+    /// Where console input comes from.
+    pub console_in: ConsoleInput,
 }
 
 impl Config {
-    /// 64 MiB, empty command line, console on standard output.
+    /// 64 MiB, empty command line, console output on standard output and no input.
     pub fn new() -> Config {
         Config {
             mem_size: 64 << 20,
             cmdline: String::new(),
             guestid: std::process::id() as u16,
             console_out: Box::new(std::io::stdout()),
+            console_in: ConsoleInput::None,
         }
     }
 }
@@ -53,6 +59,8 @@ pub(crate) enum End {
     Kill(KillReason),
     PowerOff,
     Crash(String),
+    /// The Launcher was told to stop (a signal, or three Ctrl-Cs).
+    Stopped(String),
 }
 
 impl From<KillReason> for End {
@@ -90,6 +98,12 @@ pub struct Guest {
     pub(crate) exits: u64,
     /// The shadow page tables (their memory is the CPU's page-table memory).
     pub(crate) shadow: Shadow,
+    /// Receive buffers the Guest bound with LHCALL_BIND_DMA.
+    pub(crate) bindings: [Option<Binding>; LGUEST_MAX_DMA],
+    /// Input from outside (console, network, signals).
+    pub(crate) events: Events,
+    /// The Guest bound console buffers since we last tried to deliver input.
+    pub(crate) console_input_ready: bool,
 }
 
 impl Guest {
@@ -104,13 +118,15 @@ impl Guest {
         cpu.set_tsc_mode(TscMode::Realtime { khz: TSC_KHZ });
         boot::initial_gdt(&mut cpu);
         boot::initial_registers(&mut cpu, &layout, k.entry);
+        let events = Events::new();
+        let console = Console::new(config.console_out, config.console_in, events.sender());
         let mut guest = Guest {
             cpu,
             layout,
             lguest_data: None,
             next_hcall: 0,
             guestid: config.guestid,
-            console: Console::new(config.console_out),
+            console,
             scratch: Vec::with_capacity(4096),
             idt: Box::new([None; 256]),
             kernel_stack: KernelStack::default(),
@@ -120,6 +136,9 @@ impl Guest {
             last_clock_check: 0,
             exits: 0,
             shadow: Shadow::new(),
+            bindings: NO_BINDINGS,
+            events,
+            console_input_ready: false,
         };
         guest.init_shadow(layout.pgdir);
         Ok(guest)
@@ -149,6 +168,7 @@ impl Guest {
             End::PowerOff => Outcome::PowerOff,
             End::Crash(msg) => Outcome::Crashed(msg),
             End::Kill(reason) => Outcome::Killed { reason, eip },
+            End::Stopped(why) => Outcome::Stopped(why),
         }
     }
 

@@ -160,7 +160,7 @@ impl Guest {
                 self.guest_set_pmd(GuestPhys(a.edx), a.ebx)?;
                 None
             }
-            Hcall::BindDma => return Err(KillReason::NotImplemented(call).into()),
+            Hcall::BindDma => Some(self.bind_dma(a.edx, GuestPhys(a.ebx), a.ecx >> 8, a.ecx & 0xFF)?),
         };
         if let Some(v) = ret {
             trace!(target: "lguest::hcall", "  -> {v:#x}");

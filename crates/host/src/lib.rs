@@ -9,7 +9,8 @@
 //! - `page_tables.rs`: the Guest's page tables and the Host's shadow copies of them;
 //! - `segments.rs`: the Host-owned GDT the Guest loads entries into;
 //! - `timer.rs`: the one-shot clock and HALT;
-//! - `io.rs` and `console.rs`: DMA and the console device;
+//! - `io.rs`: the DMA core (BIND_DMA, SEND_DMA);
+//! - `devices/`: the Launcher's devices (console, ...) and the events that feed them;
 //! - `outcome.rs`: how a Guest ends, and why the Host kills one.
 //!
 //! The Host knows nothing of x86 instruction encoding (that is `cpu`'s business) and the
@@ -18,7 +19,7 @@
 
 pub mod addr;
 pub mod boot;
-mod console;
+mod devices;
 mod guest;
 mod hypercalls;
 mod interrupts_and_traps;
@@ -31,6 +32,8 @@ mod timer;
 
 pub use addr::{GuestPhys, GuestVirt};
 pub use boot::{Layout, LoadError};
+pub use devices::console::ConsoleInput;
+pub use devices::{Event, EventSender};
 pub use guest::{Config, Guest, TSC_KHZ};
 pub use hypercalls::{CRASH_MSG_MAX, POWER_DOWN};
 pub use outcome::{KillReason, Outcome};

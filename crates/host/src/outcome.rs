@@ -56,15 +56,19 @@ pub enum Outcome {
     Crashed(String),
     /// The Host killed the Guest.
     Killed { reason: KillReason, eip: u32 },
+    /// The Launcher was told to stop the Guest (a signal, or three Ctrl-Cs).
+    Stopped(String),
 }
 
 impl Outcome {
-    /// The Launcher's exit status for this outcome: 0 power off, 1 crash, 2 killed.
+    /// The Launcher's exit status for this outcome: 0 power off, 1 crash, 2 killed, 130
+    /// stopped from outside (as a shell reports a command ended by Ctrl-C).
     pub fn exit_status(&self) -> i32 {
         match self {
             Outcome::PowerOff => 0,
             Outcome::Crashed(_) => 1,
             Outcome::Killed { .. } => 2,
+            Outcome::Stopped(_) => 130,
         }
     }
 
@@ -76,6 +80,7 @@ impl Outcome {
             Outcome::Killed { reason, eip } => {
                 Some(format!("lguest: killed guest: {reason} at eip={eip:#x}"))
             }
+            Outcome::Stopped(why) => Some(format!("lguest: stopped: {why}")),
         }
     }
 }

@@ -45,7 +45,13 @@ impl Guest {
         if self.halted {
             self.wait_for_interrupt()?;
         }
-        self.check_clock(false);
+        if self.events.any_queued() {
+            self.poll_devices(None)?;
+        }
+        if self.check_clock(false) {
+            // A periodic moment: devices holding input retry the Guest's buffers.
+            self.retry_pending_input()?;
+        }
         self.maybe_do_interrupt()
     }
 
@@ -58,7 +64,7 @@ impl Guest {
             Exit::Exception(e) => self.trap(e),
             Exit::BudgetExhausted => {
                 self.check_clock(true);
-                Ok(())
+                self.retry_pending_input()
             }
             Exit::BadPhysical { addr } => Err(KillReason::OutsideRam(GuestPhys(addr)).into()),
             // The Guest never runs at CPL 0, so it cannot execute HLT without a #GP.

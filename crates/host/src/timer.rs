@@ -30,19 +30,21 @@ impl Guest {
         trace!(target: "lguest::irq", "  clock event in {delta_ns} ns");
     }
 
-    /// Raise the clock IRQ if its time has come. Cheap unless an event is armed and it is
-    /// time to look.
-    pub(crate) fn check_clock(&mut self, force: bool) {
-        let Some(deadline) = self.clockevent else { return };
+    /// Raise the clock IRQ if its time has come. Cheap unless it is time to look (every
+    /// [`TIME_CHECK_INSNS`] of progress, or when `force`d); returns whether it looked.
+    pub(crate) fn check_clock(&mut self, force: bool) -> bool {
         let now_insns = self.insns_and_exits();
         if !force && now_insns.wrapping_sub(self.last_clock_check) < TIME_CHECK_INSNS {
-            return;
+            return false;
         }
         self.last_clock_check = now_insns;
-        if Instant::now() >= deadline {
+        if let Some(deadline) = self.clockevent
+            && Instant::now() >= deadline
+        {
             self.clockevent = None;
             self.trigger_irq(CLOCK_IRQ);
         }
+        true
     }
 
     /// A measure of Guest progress for pacing clock checks: instructions retired plus
@@ -52,20 +54,20 @@ impl Guest {
         self.cpu.retired() + self.exits
     }
 
-    /// The Guest is halted: sleep until an interrupt it has not blocked is pending.
+    /// The Guest is halted: sleep until an interrupt it has not blocked is pending, woken
+    /// by the clock or by device input (or a signal) on the event channel.
     pub(crate) fn wait_for_interrupt(&mut self) -> Res {
         loop {
+            self.poll_devices(None)?;
             if self.unblocked_pending() != 0 {
                 return Ok(());
             }
             match self.clockevent {
                 Some(deadline) => {
-                    let now = Instant::now();
-                    if deadline > now {
-                        std::thread::sleep(deadline - now);
-                    }
+                    self.poll_devices(Some(Some(deadline)))?;
                     self.check_clock(true);
                 }
+                None if self.device_could_wake() => self.poll_devices(Some(None))?,
                 None => return Err(KillReason::HaltForever.into()),
             }
         }
