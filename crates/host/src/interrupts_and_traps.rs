@@ -190,6 +190,21 @@ impl Guest {
         self.deliver_exception(fault)
     }
 
+    /// How long the software-interrupt instruction that just trapped to `v` was: `int3`
+    /// (CC) and `into` (CE) are one byte, `int $n` (CD n) two. EIP is past it, so the byte
+    /// before EIP tells them apart: for `int $3` or `int $4` it is the vector itself.
+    pub(crate) fn soft_int_len(&mut self, v: u8) -> u8 {
+        let one_byte = match v {
+            3 => 0xCC,
+            4 => 0xCE,
+            _ => return 2,
+        };
+        let lin = self.cpu.segment(SegReg::Cs).base.wrapping_add(self.cpu.eip().wrapping_sub(1));
+        let byte =
+            self.guest_virt_to_phys(lin, false).ok().flatten().and_then(|p| self.mem().read_u8(p).ok());
+        if byte == Some(one_byte) { 1 } else { 2 }
+    }
+
     /// Push a trap frame for `gate` and jump to it (lguest's `set_guest_interrupt`).
     pub(crate) fn set_guest_interrupt(&mut self, gate: Gate, err: Option<u32>, what: &str) -> Res {
         let from_user = self.cpu.cpl() != 1;

@@ -60,7 +60,10 @@ impl Guest {
             Exit::SoftInt { vector } if vector == LGUEST_TRAP_ENTRY && self.cpu.cpl() == 1 => {
                 self.do_hypercalls()
             }
-            Exit::SoftInt { vector } => self.deliver_soft_interrupt(vector, 2),
+            Exit::SoftInt { vector } => {
+                let len = self.soft_int_len(vector);
+                self.deliver_soft_interrupt(vector, len)
+            }
             Exit::Exception(e) => self.trap(e),
             Exit::BudgetExhausted => {
                 self.check_clock(true);
