@@ -62,6 +62,29 @@ pub struct TrapFrame {
 }
 
 impl TrapFrame {
+    /// Every field zero.
+    pub const ZERO: TrapFrame = TrapFrame {
+        edi: 0,
+        esi: 0,
+        ebp: 0,
+        kernel_esp: 0,
+        ebx: 0,
+        edx: 0,
+        ecx: 0,
+        eax: 0,
+        ds: 0,
+        es: 0,
+        fs: 0,
+        gs: 0,
+        vector: 0,
+        error_code: 0,
+        eip: 0,
+        cs: 0,
+        eflags: 0,
+        esp: 0,
+        ss: 0,
+    };
+
     /// Whether the trap interrupted user mode (ring 3) rather than the kernel.
     pub fn from_user(&self) -> bool {
         self.cs & 3 == 3
