@@ -239,3 +239,89 @@ pub fn describe(seen: &Seen) {
         f.eflags
     );
 }
+
+/// A user-mode program: position-independent code between `start` and `end`, copied to a
+/// user page by [`UserSpace::new`]; `fault` (label `1:`) and `after` (label `2:`) mark the
+/// instruction of interest, as in a [`Probe`].
+#[repr(C)]
+pub struct UserProg {
+    pub start: u32,
+    pub fault: u32,
+    pub after: u32,
+    pub end: u32,
+}
+
+/// `user_prog!(NAME, "insn", ...)`: a [`UserProg`] static named NAME.
+#[macro_export]
+macro_rules! user_prog {
+    ($name:ident, $($insn:literal),+ $(,)?) => {
+        core::arch::global_asm!(
+            concat!(
+                ".pushsection .text.user_", stringify!($name), ", \"ax\"\n",
+                "user_code_", stringify!($name), ":\n",
+                $($insn, "\n",)+
+                "user_end_", stringify!($name), ":\n",
+                ".popsection\n",
+                ".pushsection .rodata.user_", stringify!($name), ", \"a\"\n",
+                ".balign 4\n",
+                ".global ", stringify!($name), "\n",
+                stringify!($name), ":\n",
+                ".long user_code_", stringify!($name), ", 1b, 2b, user_end_", stringify!($name), "\n",
+                ".popsection\n",
+            ),
+            options(att_syntax)
+        );
+        // SAFETY: the assembly above defines the symbol as four words, the layout of
+        // UserProg, in read-only data that nothing writes.
+        unsafe extern "C" {
+            pub safe static $name: $crate::UserProg;
+        }
+    };
+}
+
+/// Where user programs are put.
+pub const USER_CODE: u32 = 0x0040_0000;
+/// The top of the user stack (one page below it is mapped).
+pub const USER_STACK_TOP: u32 = 0x0080_0000;
+
+/// An address space with a user program at [`USER_CODE`] (read-only) and a writable
+/// user stack page below [`USER_STACK_TOP`]; the kernel is mapped as everywhere.
+pub struct UserSpace {
+    pub pgdir: guest::paging::PageDir,
+    pub prog: &'static UserProg,
+}
+
+impl UserSpace {
+    /// Build it and switch to it. Needs `paging::init` first.
+    pub fn new(prog: &'static UserProg) -> UserSpace {
+        use guest::paging::{PageDir, pte};
+        let len = prog.end - prog.start;
+        check!(len <= guest::abi::PAGE_SIZE, "user program of {len} bytes is more than a page");
+        let code = guest::page_alloc::alloc_page();
+        // SAFETY: `prog` names code in our image; `code` is a fresh page of RAM.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                prog.start as usize as *const u8,
+                guest::phys_to_virt(code),
+                len as usize,
+            )
+        };
+        let stack = guest::page_alloc::alloc_page();
+        let pgdir = PageDir::new();
+        pgdir.map(USER_CODE, code, pte::US);
+        pgdir.map(USER_STACK_TOP - guest::abi::PAGE_SIZE, stack, pte::US | pte::RW);
+        pgdir.switch_to();
+        UserSpace { pgdir, prog }
+    }
+
+    /// Where label `addr` of the program is in user space.
+    pub fn user_addr(&self, addr: u32) -> u32 {
+        USER_CODE + (addr - self.prog.start)
+    }
+
+    /// Run the program from its start with the stack at [`USER_STACK_TOP`], until a
+    /// handler calls `usermode::exit`; return what it passed.
+    pub fn run(&self) -> u32 {
+        guest::usermode::run(&guest::usermode::user_frame(USER_CODE, USER_STACK_TOP))
+    }
+}
