@@ -6,9 +6,16 @@
  * interpreter (which plays the kernel for those two system calls) and compares both the
  * time and the result. */
 
+/* Repetitions (override with -D, e.g. through BENCH_CFLAGS, for a quick profile). */
+#ifndef REPS_ALU
 #define REPS_ALU 15000000u
+#endif
+#ifndef REPS_SIEVE
 #define REPS_SIEVE 300u
+#endif
+#ifndef REPS_SORT
 #define REPS_SORT 60u
+#endif
 
 static inline void sys_write(int fd, const void *buf, unsigned len)
 {

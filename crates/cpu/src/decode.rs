@@ -41,6 +41,26 @@ macro_rules! sized2 {
     };
 }
 
+/// Jcc handlers by condition code.
+const JCC: [Handler; 16] = [
+    control::jcc::<0>,
+    control::jcc::<1>,
+    control::jcc::<2>,
+    control::jcc::<3>,
+    control::jcc::<4>,
+    control::jcc::<5>,
+    control::jcc::<6>,
+    control::jcc::<7>,
+    control::jcc::<8>,
+    control::jcc::<9>,
+    control::jcc::<10>,
+    control::jcc::<11>,
+    control::jcc::<12>,
+    control::jcc::<13>,
+    control::jcc::<14>,
+    control::jcc::<15>,
+];
+
 /// Whether the block must end after this instruction.
 pub(crate) fn ends_block(ins: &Instruction) -> bool {
     !matches!(ins.flow_control(), FlowControl::Next)
@@ -182,13 +202,22 @@ fn unary(ins: &Instruction, op: &mut Op) -> (u32, bool) {
     (opsize(ins, 0), mem)
 }
 
+/// A shift count, in CL or immediate: the handler reads `regs[op.imm2] | op.imm`, so the
+/// count is `regs[1] | 0` or `regs[REG_NONE] | imm` (REG_NONE reads as zero), without a
+/// branch.
+fn set_count(ins: &Instruction, op: &mut Op, i: u32) {
+    if ins.op_kind(i) == OpKind::Register {
+        op.imm2 = 1;
+        op.imm = 0;
+    } else {
+        op.imm2 = REG_NONE as u32;
+        op.imm = imm(ins, i);
+    }
+}
+
 fn shift_handler<const K: u8>(ins: &Instruction, op: &mut Op) -> Handler {
     let (size, mem) = unary(ins, op);
-    if ins.op_kind(1) == OpKind::Register {
-        op.imm2 = 1; // count in CL
-    } else {
-        op.imm = imm(ins, 1);
-    }
+    set_count(ins, op, 1);
     sized_rm!(size, mem, shift::shift, K)
 }
 
@@ -342,11 +371,7 @@ fn handler(ins: &Instruction, op: &mut Op, index: u32) -> Handler {
         M::Shld | M::Shrd => {
             let (size, mem) = unary(ins, op);
             op.r = reg_num(ins.op_register(1));
-            if ins.op_kind(2) == OpKind::Register {
-                op.imm2 = 1;
-            } else {
-                op.imm = imm(ins, 2);
-            }
+            set_count(ins, op, 2);
             match (m == M::Shld, mem) {
                 (true, true) => sized2!(size, shift::shld, true, true),
                 (true, false) => sized2!(size, shift::shld, true, false),
@@ -549,7 +574,7 @@ fn handler(ins: &Instruction, op: &mut Op, index: u32) -> Handler {
         | M::Jg => {
             op.r = cc(ins);
             op.imm = ins.near_branch_target() as u32;
-            control::jcc
+            JCC[op.r as usize & 15]
         }
         M::Loop | M::Loope | M::Loopne | M::Jcxz | M::Jecxz => {
             op.imm = ins.near_branch_target() as u32;

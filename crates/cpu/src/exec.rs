@@ -14,7 +14,7 @@
 //! beyond the handler's result and the self-modifying-code flag.
 
 use crate::decode;
-use crate::exit::{Exit, Stop, gp0};
+use crate::exit::{Exit, Stop, StopKind, gp0};
 use crate::mem::{PAGE_MASK, PAGE_SIZE};
 use crate::ops::Op;
 use crate::regs::SegReg;
@@ -24,6 +24,8 @@ use std::collections::HashMap;
 
 /// Longest block, in instructions.
 pub(crate) const MAX_BLOCK: usize = 128;
+/// Bytes of code fetched at once to decode a block from.
+const WINDOW: u32 = 512;
 /// Size of the direct-mapped lookup table (a power of two).
 const TABLE_SIZE: usize = 1 << 14;
 /// When the op arena grows past this, the whole cache is dropped and rebuilt on demand.
@@ -51,12 +53,17 @@ struct Block {
     cs_limit: u32,
     cs_big: bool,
     epoch: u64,
-    start: u32,
-    len: u32,
+    ops: Box<[Op]>,
+    /// The blocks that last followed this one, through the fall-through (0) and through a
+    /// branch (1): tried before the lookup table (see `run`).
+    link: [u32; 2],
 }
 
 pub(crate) struct CodeCache {
     blocks: Vec<Block>,
+    /// Ops in all blocks (the cache is dropped when this grows too large).
+    total_ops: usize,
+    /// Reused while decoding a block.
     ops: Vec<Op>,
     table: Vec<u32>,
     map: HashMap<(u32, bool), u32>,
@@ -68,7 +75,8 @@ impl CodeCache {
     pub fn new() -> CodeCache {
         CodeCache {
             blocks: Vec::new(),
-            ops: Vec::new(),
+            total_ops: 0,
+            ops: Vec::with_capacity(MAX_BLOCK),
             table: vec![NO_BLOCK; TABLE_SIZE],
             map: HashMap::new(),
             buf: Vec::with_capacity(PAGE_SIZE as usize + 16),
@@ -77,7 +85,7 @@ impl CodeCache {
 
     pub fn clear(&mut self) {
         self.blocks.clear();
-        self.ops.clear();
+        self.total_ops = 0;
         self.table.fill(NO_BLOCK);
         self.map.clear();
     }
@@ -173,7 +181,7 @@ fn mark_code(st: &mut State, phys_page: u32) -> u32 {
 
 /// Decode a new block at linear address `lin` (= CS.base + EIP).
 fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> Result<u32, Stop> {
-    if cache.ops.len() > MAX_OPS {
+    if cache.total_ops > MAX_OPS {
         cache.clear();
     }
     let cs = st.segs[SegReg::Cs as usize];
@@ -187,13 +195,17 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
     let in_page = PAGE_SIZE - (lin & !PAGE_MASK);
     let to_limit = (cs.limit - eip) as u64 + 1;
     let first_len = (in_page as u64).min(to_limit) as u32;
+    // Decode from a window of the page that a full block rarely exceeds (copying the rest
+    // of the page every time would dominate building short blocks); a block that reaches
+    // the window's end just ends there, and the next one starts at that instruction.
+    let window = first_len.min(WINDOW);
     cache.buf.clear();
-    cache.buf.extend_from_slice(st.mem.slice(phys, first_len).map_err(|_| State::bad_phys(phys))?);
+    cache.buf.extend_from_slice(st.mem.slice(phys, window).map_err(|_| State::bad_phys(phys))?);
     // An instruction may spill into the next page: fetch up to 15 more bytes from it if it
     // translates. A fault there matters only if an instruction actually needs those bytes.
     let lin2 = lin.wrapping_add(in_page);
     let mut second: Result<u32, Stop> = Err(gp0());
-    let spill_allowed = first_len == in_page && (to_limit > in_page as u64);
+    let spill_allowed = window == in_page && (to_limit > in_page as u64);
     if spill_allowed {
         second = st.translate(lin2, false);
         if let Ok(p2) = second {
@@ -206,7 +218,7 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
     }
     let bitness = if cs.big() { 32 } else { 16 };
     let mut decoder = Decoder::with_ip(bitness, &cache.buf, eip as u64, DecoderOptions::NONE);
-    let start = cache.ops.len() as u32;
+    cache.ops.clear();
     let mut ins = Instruction::default();
     let mut phys2 = NO_PAGE;
     let mut version2 = 0;
@@ -214,12 +226,15 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
     let mut count = 0usize;
     while count < MAX_BLOCK {
         let pos = decoder.position() as u32;
-        if pos >= first_len {
+        if pos >= window {
             break; // the next instruction starts on the next page (or past the limit)
         }
         decoder.decode_out(&mut ins);
         let incomplete = decoder.last_error() == DecoderError::NoMoreBytes;
         let end = pos + ins.len() as u32;
+        if (incomplete || end > window) && window < first_len && count > 0 {
+            break; // the window's end, not the page's: continue in the next block
+        }
         if incomplete || end > first_len {
             // This instruction needs bytes beyond the first page (or the CS limit).
             let available = !incomplete && spill_allowed && second.is_ok();
@@ -259,80 +274,93 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
         cs_limit: cs.limit,
         cs_big: cs.big(),
         epoch: st.epoch(),
-        start,
-        len: count as u32,
+        ops: cache.ops.as_slice().into(),
+        link: [NO_BLOCK; 2],
     });
+    cache.total_ops += count;
     Ok(bi)
 }
 
 /// Execute until an exit or until `budget` instructions have retired.
 pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
     let mut left = budget;
+    // The block just run and which of its links leads on: a loop or a chain of blocks
+    // then goes from block to block without hashing. A link is only a hint: the block it
+    // names is used if it starts at EIP and was validated in the current epoch (which
+    // implies the current CS and CPL), exactly what the table lookup checks.
+    let mut prev = (NO_BLOCK, 0usize);
     while left > 0 {
-        let bi = match find_block(st, cache) {
-            Ok(bi) => bi,
-            Err(stop) => return stop_exit(stop),
+        let hint = cache.blocks.get(prev.0 as usize).map_or(NO_BLOCK, |b| b.link[prev.1]);
+        let bi = match cache.blocks.get(hint as usize) {
+            Some(b) if b.eip == st.eip && b.epoch == st.epoch() => hint,
+            _ => match find_block(st, cache) {
+                Ok(bi) => {
+                    if let Some(p) = cache.blocks.get_mut(prev.0 as usize) {
+                        p.link[prev.1] = bi;
+                    }
+                    bi
+                }
+                Err(stop) => return stop_exit(stop),
+            },
         };
         let b = &cache.blocks[bi as usize];
-        let start = b.start as usize;
-        let len = b.len as usize;
-        let n = len.min(left.min(len as u64) as usize);
-        let ops = &cache.ops[start..start + n];
+        let len = b.ops.len();
+        let n = if left >= len as u64 { len } else { left as usize };
+        let ops = &b.ops[..n];
         st.eip = b.next_eip;
         // Instructions retired in this block, and whether something stopped it before
         // the budgeted end.
         let mut done = n;
         let mut stopped = false;
         let mut exit = None;
-        for (i, op) in ops.iter().enumerate() {
-            match (op.f)(st, op) {
-                Ok(()) => {
-                    if st.smc {
+        let mut i = 0;
+        while i < ops.len() {
+            let op = &ops[i];
+            let r = (op.f)(st, op);
+            // One test for both ways out on the common path.
+            if r.is_err() | st.smc {
+                stopped = true;
+                st.smc = false;
+                match r.err().map(Stop::kind) {
+                    None => {
                         // This instruction wrote to a page holding decoded code: what
                         // follows in this block may be stale.
-                        st.smc = false;
                         if i + 1 < len {
                             st.eip = op.next();
                         }
                         done = i + 1;
-                        stopped = true;
-                        break;
+                    }
+                    Some(StopKind::Fault(e)) => {
+                        st.eip = op.eip;
+                        done = i;
+                        exit = Some(e);
+                    }
+                    Some(StopKind::Trap(e)) => {
+                        st.eip = op.next();
+                        done = i + 1;
+                        exit = Some(e);
+                    }
+                    Some(StopKind::Restart) => {
+                        // A long REP yields part-way: it has not retired yet.
+                        st.eip = op.eip;
+                        done = i;
+                    }
+                    Some(StopKind::EndBlock) => {
+                        st.eip = op.next();
+                        done = i + 1;
                     }
                 }
-                Err(stop) => {
-                    st.smc = false;
-                    stopped = true;
-                    match stop {
-                        Stop::Fault(e) => {
-                            st.eip = op.eip;
-                            done = i;
-                            exit = Some(e);
-                        }
-                        Stop::Trap(e) => {
-                            st.eip = op.next();
-                            done = i + 1;
-                            exit = Some(e);
-                        }
-                        Stop::Restart => {
-                            // A long REP yields part-way: it has not retired yet.
-                            st.eip = op.eip;
-                            done = i;
-                        }
-                        Stop::EndBlock => {
-                            st.eip = op.next();
-                            done = i + 1;
-                        }
-                    }
-                    break;
-                }
+                break;
             }
+            i += 1;
         }
         if !stopped && n < len {
             // The budget ran out inside the block.
-            st.eip = cache.ops[start + n].eip;
+            st.eip = b.ops[n].eip;
         }
         st.retired += done as u64;
         left = left.saturating_sub(done.max(1) as u64);
+        prev = (bi, (st.eip != b.next_eip) as usize);
         if let Some(e) = exit {
             return e;
         }
@@ -341,9 +369,6 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
 }
 
 fn stop_exit(stop: Stop) -> Exit {
-    match stop {
-        Stop::Fault(e) | Stop::Trap(e) => e,
-        // Block lookup never restarts or ends blocks.
-        Stop::Restart | Stop::EndBlock => Exit::BudgetExhausted,
-    }
+    // Block lookup never restarts or ends blocks.
+    stop.exit().unwrap_or(Exit::BudgetExhausted)
 }

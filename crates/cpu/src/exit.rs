@@ -2,6 +2,7 @@
 
 use crate::regs::vector;
 use std::fmt;
+use std::num::NonZeroU64;
 
 /// A CPU exception, as the Host must deliver (or refuse to deliver) it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +66,17 @@ impl fmt::Display for Exit {
 }
 
 /// How an instruction handler stops the straight-line execution of a block.
+///
+/// Every handler returns `Result<(), Stop>` and the run loop tests it after every
+/// instruction, so `Stop` is packed into one non-zero machine word: the result then comes
+/// back in a register instead of through memory. [`Stop::kind`] unpacks it (the paths that
+/// act on a stop are cold).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stop(NonZeroU64);
+
+/// The unpacked [`Stop`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stop {
+pub(crate) enum StopKind {
     /// A fault: EIP goes back to the instruction.
     Fault(Exit),
     /// A trap (`int`, `hlt`): EIP goes past the instruction.
@@ -78,11 +88,100 @@ pub(crate) enum Stop {
     EndBlock,
 }
 
+// Layout of the packed word: bits 0..4 the kind, 4..8 the exit's variant, 8..16 a vector,
+// bit 16 "has an error code", 32..64 the error code or address.
+const K_FAULT: u64 = 1;
+const K_TRAP: u64 = 2;
+const K_RESTART: u64 = 3;
+const K_END_BLOCK: u64 = 4;
+const X_SOFT_INT: u64 = 0;
+const X_EXCEPTION: u64 = 1;
+const X_HALT: u64 = 2;
+const X_BUDGET: u64 = 3;
+const X_BAD_PHYSICAL: u64 = 4;
+const HAS_CODE: u64 = 1 << 16;
+
+impl Stop {
+    pub const RESTART: Stop = Stop::pack(K_RESTART);
+    pub const END_BLOCK: Stop = Stop::pack(K_END_BLOCK);
+
+    const fn pack(v: u64) -> Stop {
+        // The kind is never 0, so neither is the word.
+        match NonZeroU64::new(v) {
+            Some(n) => Stop(n),
+            None => Stop(NonZeroU64::MIN),
+        }
+    }
+
+    const fn with_exit(kind: u64, e: Exit) -> Stop {
+        let bits = match e {
+            Exit::SoftInt { vector } => X_SOFT_INT << 4 | (vector as u64) << 8,
+            Exit::Exception(Exception { vector, error_code }) => {
+                let code = match error_code {
+                    Some(c) => HAS_CODE | (c as u64) << 32,
+                    None => 0,
+                };
+                X_EXCEPTION << 4 | (vector as u64) << 8 | code
+            }
+            Exit::Halt => X_HALT << 4,
+            Exit::BudgetExhausted => X_BUDGET << 4,
+            Exit::BadPhysical { addr } => X_BAD_PHYSICAL << 4 | (addr as u64) << 32,
+        };
+        Stop::pack(kind | bits)
+    }
+
+    /// A fault: the instruction did not happen and will be restarted.
+    pub const fn fault(e: Exit) -> Stop {
+        Stop::with_exit(K_FAULT, e)
+    }
+
+    /// A trap: the instruction completed.
+    pub const fn trap(e: Exit) -> Stop {
+        Stop::with_exit(K_TRAP, e)
+    }
+
+    pub const fn kind(self) -> StopKind {
+        let v = self.0.get();
+        let vector = (v >> 8) as u8;
+        let payload = (v >> 32) as u32;
+        let exit = match (v >> 4) & 0xF {
+            X_SOFT_INT => Exit::SoftInt { vector },
+            X_EXCEPTION => Exit::Exception(Exception {
+                vector,
+                error_code: if v & HAS_CODE != 0 { Some(payload) } else { None },
+            }),
+            X_HALT => Exit::Halt,
+            X_BUDGET => Exit::BudgetExhausted,
+            _ => Exit::BadPhysical { addr: payload },
+        };
+        match v & 0xF {
+            K_FAULT => StopKind::Fault(exit),
+            K_TRAP => StopKind::Trap(exit),
+            K_RESTART => StopKind::Restart,
+            _ => StopKind::EndBlock,
+        }
+    }
+
+    /// The exit a fault or trap carries.
+    pub const fn exit(self) -> Option<Exit> {
+        match self.kind() {
+            StopKind::Fault(e) | StopKind::Trap(e) => Some(e),
+            StopKind::Restart | StopKind::EndBlock => None,
+        }
+    }
+}
+
+impl fmt::Debug for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind().fmt(f)
+    }
+}
+
 pub(crate) type Res<T = ()> = Result<T, Stop>;
 
 #[inline]
 pub(crate) const fn gp(code: u32) -> Stop {
-    Stop::Fault(Exit::fault_code(vector::GP, code))
+    Stop::fault(Exit::fault_code(vector::GP, code))
 }
 
 #[inline]
@@ -92,15 +191,40 @@ pub(crate) const fn gp0() -> Stop {
 
 #[inline]
 pub(crate) const fn ud() -> Stop {
-    Stop::Fault(Exit::fault(vector::UD))
+    Stop::fault(Exit::fault(vector::UD))
 }
 
 #[inline]
 pub(crate) const fn fault(v: u8) -> Stop {
-    Stop::Fault(Exit::fault(v))
+    Stop::fault(Exit::fault(v))
 }
 
 #[inline]
 pub(crate) const fn fault_code(v: u8, code: u32) -> Stop {
-    Stop::Fault(Exit::fault_code(v, code))
+    Stop::fault(Exit::fault_code(v, code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_unpacks_to_what_was_packed() {
+        let exits = [
+            Exit::SoftInt { vector: 0x80 },
+            Exit::fault(vector::UD),
+            Exit::fault_code(vector::PF, 0xFFFF_FFFF),
+            Exit::fault_code(vector::GP, 0),
+            Exit::Halt,
+            Exit::BudgetExhausted,
+            Exit::BadPhysical { addr: 0xDEAD_BEEF },
+        ];
+        for e in exits {
+            assert_eq!(Stop::fault(e).kind(), StopKind::Fault(e));
+            assert_eq!(Stop::trap(e).kind(), StopKind::Trap(e));
+        }
+        assert_eq!(Stop::RESTART.kind(), StopKind::Restart);
+        assert_eq!(Stop::END_BLOCK.kind(), StopKind::EndBlock);
+        assert_eq!(std::mem::size_of::<Res>(), 8);
+    }
 }

@@ -93,10 +93,12 @@ impl Lazy {
     pub fn pf(&self) -> bool {
         match self.kind {
             CcKind::Eflags => self.src & PF != 0,
-            _ => (self.res as u8).count_ones().is_multiple_of(2),
+            _ => PARITY[(self.res & 0xFF) as usize] != 0,
         }
     }
 
+    /// AF alone (nothing reads only AF on the hot paths; `bits` computes it with the rest).
+    #[cfg(test)]
     #[inline]
     pub fn af(&self) -> bool {
         match self.kind {
@@ -122,38 +124,88 @@ impl Lazy {
         }
     }
 
-    /// The six arithmetic flags as EFLAGS bits.
+    /// The six arithmetic flags as EFLAGS bits, all at once (PUSHF, LAHF, and every
+    /// instruction that changes only some of them go through here, so it is one match
+    /// and straight-line arithmetic).
     pub fn bits(&self) -> u32 {
-        if self.kind == CcKind::Eflags {
-            return self.src & ARITH;
+        let m = self.mask();
+        let s = self.sign_shift();
+        let (d, src, r) = (self.dst & m, self.src & m, self.res & m);
+        // ZF, SF and PF depend only on the result.
+        let szp = || bit(r == 0, ZF) | bit((r >> s) & 1 != 0, SF) | PARITY[(r & 0xFF) as usize] as u32;
+        let af = (d ^ src ^ r) & AF;
+        let add_of = bit(((d ^ r) & (src ^ r)) >> s & 1 != 0, OF);
+        let sub_of = bit(((d ^ src) & (d ^ r)) >> s & 1 != 0, OF);
+        match self.kind {
+            CcKind::Eflags => self.src & ARITH,
+            CcKind::Add => szp() | af | bit(r < d, CF) | add_of,
+            CcKind::AddCarry => szp() | af | bit(r <= d, CF) | add_of,
+            CcKind::Sub => szp() | af | bit(d < src, CF) | sub_of,
+            CcKind::SubBorrow => szp() | af | bit(d <= src, CF) | sub_of,
+            CcKind::Logic => szp(),
+            CcKind::Inc => szp() | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == 1 << s, OF),
+            CcKind::Dec => szp() | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == (1 << s) - 1, OF),
         }
-        ((self.cf() as u32) * CF)
-            | ((self.pf() as u32) * PF)
-            | ((self.af() as u32) * AF)
-            | ((self.zf() as u32) * ZF)
-            | ((self.sf() as u32) * SF)
-            | ((self.of() as u32) * OF)
     }
 
     /// Evaluate condition code `cc` (0..16, the low nibble of `Jcc`/`SETcc`/`CMOVcc`).
-    #[inline]
+    /// Inlined with a constant `cc` (Jcc is specialised per condition), this is one
+    /// match on what produced the flags and a compare: the conditions are evaluated from
+    /// the operands directly rather than flag by flag.
+    #[inline(always)]
     pub fn cond(&self, cc: u8) -> bool {
-        // Fast paths for a compare or subtraction followed by a branch, the common case.
-        if self.kind == CcKind::Sub && self.size == 4 {
-            let (d, s) = (self.dst, self.src);
-            let r = match cc >> 1 {
-                1 => d < s,                    // B / AE
-                2 => d == s,                   // E / NE
-                3 => d <= s,                   // BE / A
-                6 => (d as i32) < (s as i32),  // L / GE
-                7 => (d as i32) <= (s as i32), // LE / G
-                _ => return self.cond_slow(cc),
-            };
-            return r ^ (cc & 1 != 0);
-        }
-        self.cond_slow(cc)
+        let r = match cc >> 1 {
+            0 => self.of(),
+            1 => self.cf(),
+            2 => self.zf(),
+            3 => self.below_or_equal(),
+            4 => self.sf(),
+            5 => self.pf(),
+            6 => self.less(),
+            _ => self.less_or_equal(),
+        };
+        r ^ (cc & 1 != 0)
     }
 
+    /// CF or ZF (the BE condition).
+    #[inline(always)]
+    fn below_or_equal(&self) -> bool {
+        let m = self.mask();
+        match self.kind {
+            CcKind::Sub => (self.dst & m) <= (self.src & m),
+            CcKind::Eflags => self.src & (CF | ZF) != 0,
+            CcKind::Logic => self.res & m == 0,
+            _ => self.cf() || self.zf(),
+        }
+    }
+
+    /// SF != OF (the L condition).
+    #[inline(always)]
+    fn less(&self) -> bool {
+        // Comparing the operands shifted to the top of the word compares them as signed
+        // values of the operand size.
+        let sh = 32 - self.size as u32 * 8;
+        match self.kind {
+            CcKind::Sub => ((self.dst << sh) as i32) < ((self.src << sh) as i32),
+            CcKind::Eflags => ((self.src >> 7) ^ (self.src >> 11)) & 1 != 0,
+            CcKind::Logic => self.sf(),
+            _ => self.sf() != self.of(),
+        }
+    }
+
+    /// ZF or SF != OF (the LE condition).
+    #[inline(always)]
+    fn less_or_equal(&self) -> bool {
+        let sh = 32 - self.size as u32 * 8;
+        match self.kind {
+            CcKind::Sub => ((self.dst << sh) as i32) <= ((self.src << sh) as i32),
+            CcKind::Eflags => self.src & ZF != 0 || ((self.src >> 7) ^ (self.src >> 11)) & 1 != 0,
+            CcKind::Logic => self.res << sh == 0 || self.sf(),
+            _ => self.zf() || self.sf() != self.of(),
+        }
+    }
+
+    #[cfg(test)]
     fn cond_slow(&self, cc: u8) -> bool {
         let r = match cc >> 1 {
             0 => self.of(),
@@ -169,27 +221,33 @@ impl Lazy {
     }
 }
 
-/// Parity flag of a result: set when the low byte has an even number of ones.
-#[inline]
-pub(crate) fn parity(v: u32) -> bool {
-    (v as u8).count_ones().is_multiple_of(2)
+/// PF for each value of a result's low byte: set when it has an even number of ones.
+/// A table, because without POPCNT in the baseline x86-64 target counting bits is slow.
+pub(crate) const PARITY: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        if (i as u8).count_ones().is_multiple_of(2) {
+            t[i] = PF as u8;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// `f` if `b`, else 0 (branch-free).
+#[inline(always)]
+fn bit(b: bool, f: u32) -> u32 {
+    (b as u32) * f
 }
 
 /// The ZF, SF and PF bits of a result of `size` bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn szp(res: u32, size: u32) -> u32 {
     let mask = u32::MAX >> (32 - size * 8);
-    let mut f = 0;
-    if res & mask == 0 {
-        f |= ZF;
-    }
-    if (res >> (size * 8 - 1)) & 1 != 0 {
-        f |= SF;
-    }
-    if parity(res) {
-        f |= PF;
-    }
-    f
+    bit(res & mask == 0, ZF)
+        | bit((res >> (size * 8 - 1)) & 1 != 0, SF)
+        | PARITY[(res & 0xFF) as usize] as u32
 }
 
 #[cfg(test)]
@@ -197,17 +255,85 @@ mod tests {
     use super::*;
 
     fn sub(d: u32, s: u32, size: u8) -> Lazy {
-        Lazy { kind: CcKind::Sub, size, dst: d, src: s, res: d.wrapping_sub(s) }
+        let m = u32::MAX >> (32 - size as u32 * 8);
+        Lazy { kind: CcKind::Sub, size, dst: d, src: s, res: d.wrapping_sub(s) & m }
     }
 
     #[test]
-    fn compare_fast_path_agrees_with_the_flag_formulas() {
-        let vals = [0u32, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 1234567];
-        for &d in &vals {
-            for &s in &vals {
-                let l = sub(d, s, 4);
-                for cc in 0..16 {
-                    assert_eq!(l.cond(cc), l.cond_slow(cc), "cc {cc} d {d:#x} s {s:#x}");
+    fn conditions_agree_with_the_flag_formulas() {
+        let vals =
+            [0u32, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 1234567];
+        for size in [1u8, 2, 4] {
+            let m = u32::MAX >> (32 - size as u32 * 8);
+            for &d in &vals {
+                for &s in &vals {
+                    let (d, s) = (d & m, s & m);
+                    let cases = [
+                        sub(d, s, size),
+                        Lazy { kind: CcKind::Sub, size, dst: d, src: s, res: d.wrapping_sub(s) & m },
+                        Lazy { kind: CcKind::Logic, size, dst: d, src: s, res: d & s },
+                        Lazy { kind: CcKind::Add, size, dst: d, src: s, res: d.wrapping_add(s) & m },
+                        Lazy::from_eflags(d ^ s.rotate_left(5)),
+                    ];
+                    for l in cases {
+                        for cc in 0..16 {
+                            assert_eq!(l.cond(cc), l.cond_slow(cc), "{l:?} cc {cc}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bits_agrees_with_the_single_flag_formulas() {
+        let vals = [
+            0u32,
+            1,
+            0x7F,
+            0x80,
+            0xFF,
+            0x7FFF,
+            0x8000,
+            0xFFFF,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            0xFFFF_FFFF,
+            0x1234_5678,
+        ];
+        let kinds = [
+            CcKind::Add,
+            CcKind::AddCarry,
+            CcKind::Sub,
+            CcKind::SubBorrow,
+            CcKind::Logic,
+            CcKind::Inc,
+            CcKind::Dec,
+        ];
+        for kind in kinds {
+            for size in [1u8, 2, 4] {
+                for &d in &vals {
+                    for &s in &vals {
+                        let res = match kind {
+                            CcKind::Add => d.wrapping_add(s),
+                            CcKind::AddCarry => d.wrapping_add(s).wrapping_add(1),
+                            CcKind::Sub => d.wrapping_sub(s),
+                            CcKind::SubBorrow => d.wrapping_sub(s).wrapping_sub(1),
+                            CcKind::Logic => d & s,
+                            CcKind::Inc => d.wrapping_add(1),
+                            _ => d.wrapping_sub(1),
+                        };
+                        let m = u32::MAX >> (32 - size as u32 * 8);
+                        let src = if matches!(kind, CcKind::Inc | CcKind::Dec) { s & 1 } else { s & m };
+                        let l = Lazy { kind, size, res: res & m, dst: d & m, src };
+                        let each = bit(l.cf(), CF)
+                            | bit(l.pf(), PF)
+                            | bit(l.af(), AF)
+                            | bit(l.zf(), ZF)
+                            | bit(l.sf(), SF)
+                            | bit(l.of(), OF);
+                        assert_eq!(l.bits(), each, "{kind:?} size {size} d {d:#x} s {s:#x}");
+                    }
                 }
             }
         }

@@ -274,10 +274,7 @@ impl Vcpu for Cpu {
     }
 
     fn translate(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Exit> {
-        let w = self.st.walk(lin, write, user).map_err(|e| match e {
-            exit::Stop::Fault(x) | exit::Stop::Trap(x) => x,
-            _ => Exit::BudgetExhausted,
-        })?;
+        let w = self.st.walk(lin, write, user).map_err(|e| e.exit().unwrap_or(Exit::BudgetExhausted))?;
         let phys = w.phys_page | (lin & 0xFFF);
         if !self.st.mem.contains(w.phys_page, 4096) {
             return Err(Exit::BadPhysical { addr: phys });

@@ -16,7 +16,7 @@
 //! page-table memory: CR3 and every PDE then point into that memory, while the frames the
 //! PTEs name are still guest RAM. The Guest cannot address the shadow tables at all.
 
-use crate::exit::{Exit, Stop, fault_code};
+use crate::exit::{Exit, Stop, StopKind, fault_code};
 use crate::mem::{PAGE_MASK, PAGE_SIZE};
 use crate::regs::{cr, pf, vector};
 use crate::state::State;
@@ -112,7 +112,7 @@ impl State {
     /// memory when it has given us one (see [`crate::Cpu::set_page_table_memory`]).
     fn read_pt_entry(&self, addr: u32) -> Result<u32, Stop> {
         let mem = self.pt_mem.as_ref().unwrap_or(&self.mem);
-        mem.read_u32(addr).map_err(|_| Stop::Fault(Exit::BadPhysical { addr }))
+        mem.read_u32(addr).map_err(|_| Stop::fault(Exit::BadPhysical { addr }))
     }
 
     fn write_pt_entry(&mut self, addr: u32, v: u32) {
@@ -196,7 +196,7 @@ impl State {
         let w = match self.walk(lin, write, user) {
             Ok(w) => w,
             Err(e) => {
-                if let Stop::Fault(Exit::Exception(x)) = e
+                if let StopKind::Fault(Exit::Exception(x)) = e.kind()
                     && x.vector == vector::PF
                 {
                     self.cr2 = lin;
@@ -206,7 +206,7 @@ impl State {
         };
         let phys = w.phys_page | (lin & !PAGE_MASK);
         if w.phys_page as u64 + PAGE_SIZE as u64 > self.mem.size() as u64 {
-            return Err(Stop::Fault(Exit::BadPhysical { addr: phys }));
+            return Err(Stop::fault(Exit::BadPhysical { addr: phys }));
         }
         let code = self.mem.is_code[(w.phys_page >> 12) as usize];
         let wtag = if w.writable && w.dirty && !code { page } else { TLB_INVALID };

@@ -26,8 +26,9 @@ pub enum TscMode {
 pub(crate) const REG_NONE: u8 = 8;
 
 pub(crate) struct State {
-    /// EAX..EDI, then a ninth entry that is always 0 (see [`REG_NONE`]).
-    pub regs: [u32; 9],
+    /// EAX..EDI, then entries that are always 0 ([`REG_NONE`] is one). There are 256 so
+    /// that indexing with any `u8` register number needs no bounds check on the hot paths.
+    pub regs: [u32; 256],
     pub eip: u32,
     /// EFLAGS except the six arithmetic flags, which live in `cc`.
     pub flags: u32,
@@ -58,7 +59,7 @@ impl State {
     pub fn new(mem: PhysMem) -> State {
         let flat = Segment::null(0);
         State {
-            regs: [0; 9],
+            regs: [0; 256],
             eip: 0,
             flags: eflags::FIXED,
             cc: Lazy::from_eflags(0),
@@ -396,7 +397,7 @@ impl State {
     /// The faulting exit for an access that reached outside RAM.
     #[cold]
     pub fn bad_phys(addr: u32) -> Stop {
-        Stop::Fault(Exit::BadPhysical { addr })
+        Stop::fault(Exit::BadPhysical { addr })
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Every one of these ends a block, so a handler that branches simply sets EIP; the run
 //! loop has already set EIP to the fall-through address before the block started.
-//! Interrupts and HLT end `run` with a value for the Host ([`Stop::Trap`]): this CPU has
+//! Interrupts and HLT end `run` with a value for the Host ([`Stop::trap`]): this CPU has
 //! no IDT, delivery is the Host's job.
 
 use super::data::push_w;
@@ -29,9 +29,9 @@ pub(crate) fn jmp_rel(st: &mut State, op: &Op) -> Res {
     branch(st, op.imm)
 }
 
-/// Jcc: condition code in `op.r`, target in `op.imm`.
-pub(crate) fn jcc(st: &mut State, op: &Op) -> Res {
-    if st.cc.cond(op.r) {
+/// Jcc, specialised by condition code `CC`; target in `op.imm`.
+pub(crate) fn jcc<const CC: u8>(st: &mut State, op: &Op) -> Res {
+    if st.cc.cond(CC) {
         return branch(st, op.imm);
     }
     Ok(())
@@ -96,26 +96,26 @@ pub(crate) fn jecxz(st: &mut State, op: &Op) -> Res {
 
 /// INT n (and INT3, decoded with n = 3): the Host decides what it means.
 pub(crate) fn int_n(_: &mut State, op: &Op) -> Res {
-    Err(Stop::Trap(Exit::SoftInt { vector: op.imm as u8 }))
+    Err(Stop::trap(Exit::SoftInt { vector: op.imm as u8 }))
 }
 
 pub(crate) fn into(st: &mut State, _: &Op) -> Res {
     if st.cc.of() {
-        return Err(Stop::Trap(Exit::SoftInt { vector: vector::OF }));
+        return Err(Stop::trap(Exit::SoftInt { vector: vector::OF }));
     }
     Ok(())
 }
 
 /// INT1 (ICEBP): a debug trap.
 pub(crate) fn int1(_: &mut State, _: &Op) -> Res {
-    Err(Stop::Trap(Exit::fault(vector::DB)))
+    Err(Stop::trap(Exit::fault(vector::DB)))
 }
 
 pub(crate) fn hlt(st: &mut State, _: &Op) -> Res {
     if st.cpl != 0 {
         return Err(gp0());
     }
-    Err(Stop::Trap(Exit::Halt))
+    Err(Stop::trap(Exit::Halt))
 }
 
 // ---- far transfers ----

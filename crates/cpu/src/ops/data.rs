@@ -173,7 +173,8 @@ pub(crate) fn pop_sreg<W: Width>(st: &mut State, op: &Op) -> Res {
 }
 
 pub(crate) fn pusha<W: Width>(st: &mut State, _: &Op) -> Res {
-    let regs = st.regs;
+    let mut regs = [0u32; 8];
+    regs.copy_from_slice(&st.regs[..8]);
     let n = W::N;
     let esp = st.regs[4];
     let big = st.stack32();

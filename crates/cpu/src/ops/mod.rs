@@ -10,7 +10,7 @@
 //! Rules every handler follows, because the CPU's exceptions are precise:
 //! - do every access that can fault before changing any register or flag;
 //! - never touch EIP except to branch (faults and traps are positioned by the run loop);
-//! - return `Err(Stop::EndBlock)` after changing something later instructions of the same
+//! - return `Err(Stop::END_BLOCK)` after changing something later instructions of the same
 //!   block depend on (CPL, paging, CS).
 
 pub(crate) mod alu;

@@ -18,10 +18,10 @@ pub(crate) const SHL: u8 = 4;
 pub(crate) const SHR: u8 = 5;
 pub(crate) const SAR: u8 = 7;
 
-/// The shift count: `op.imm`, or CL when the decoder set `op.imm2`.
+/// The shift count, masked: CL or the immediate (see `decode::set_count`).
 #[inline(always)]
 fn count(st: &State, op: &Op) -> u32 {
-    (if op.imm2 != 0 { st.regs[1] } else { op.imm }) & 0x1F
+    (st.regs[(op.imm2 & 0xFF) as usize] | op.imm) & 0x1F
 }
 
 #[inline(always)]

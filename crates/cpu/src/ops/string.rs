@@ -2,7 +2,7 @@
 //! REP/REPE/REPNE.
 //!
 //! A repeated instruction runs at most [`CHUNK`] iterations per execution and then asks
-//! to be run again ([`Stop::Restart`]): registers are architecturally exact after every
+//! to be run again ([`Stop::RESTART`]): registers are architecturally exact after every
 //! iteration, so this is invisible to the Guest, and it keeps one `rep stosb` with a huge
 //! ECX from holding the Host's run loop hostage.
 
@@ -68,7 +68,7 @@ fn repeat(st: &mut State, op: &Op, compares: bool, mut body: impl FnMut(&mut Sta
             }
         }
     }
-    if count(st, amask) == 0 { Ok(()) } else { Err(Stop::Restart) }
+    if count(st, amask) == 0 { Ok(()) } else { Err(Stop::RESTART) }
 }
 
 pub(crate) fn movs<W: Width>(st: &mut State, op: &Op) -> Res {

@@ -139,7 +139,7 @@ pub(crate) fn invlpg(st: &mut State, op: &Op) -> Res {
     need_cpl0(st)?;
     let lin = st.segs[op.seg as usize].base.wrapping_add(op.ea(st));
     st.tlb.flush_page(lin);
-    Err(Stop::EndBlock)
+    Err(Stop::END_BLOCK)
 }
 
 /// MOV r32, CRn (n in `op.r`).
@@ -166,7 +166,7 @@ pub(crate) fn mov_cr_r(st: &mut State, op: &Op) -> Res {
         4 => st.set_cr4(v)?,
         _ => return Err(ud()),
     }
-    Err(Stop::EndBlock)
+    Err(Stop::END_BLOCK)
 }
 
 /// MOV r32, DRn / MOV DRn, r32: the registers exist but breakpoints are not implemented.
