@@ -131,20 +131,21 @@ impl Lazy {
         let m = self.mask();
         let s = self.sign_shift();
         let (d, src, r) = (self.dst & m, self.src & m, self.res & m);
-        // ZF, SF and PF depend only on the result.
-        let szp = || bit(r == 0, ZF) | bit((r >> s) & 1 != 0, SF) | PARITY[(r & 0xFF) as usize] as u32;
-        let af = (d ^ src ^ r) & AF;
-        let add_of = bit(((d ^ r) & (src ^ r)) >> s & 1 != 0, OF);
-        let sub_of = bit(((d ^ src) & (d ^ r)) >> s & 1 != 0, OF);
+        // ZF, SF and PF depend only on the result; AF on the carry into bit 4.
+        let szp = bit(r == 0, ZF) | (((r >> s) & 1) << 7) | PARITY[(r & 0xFF) as usize] as u32;
         match self.kind {
             CcKind::Eflags => self.src & ARITH,
-            CcKind::Add => szp() | af | bit(r < d, CF) | add_of,
-            CcKind::AddCarry => szp() | af | bit(r <= d, CF) | add_of,
-            CcKind::Sub => szp() | af | bit(d < src, CF) | sub_of,
-            CcKind::SubBorrow => szp() | af | bit(d <= src, CF) | sub_of,
-            CcKind::Logic => szp(),
-            CcKind::Inc => szp() | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == 1 << s, OF),
-            CcKind::Dec => szp() | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == (1 << s) - 1, OF),
+            CcKind::Add | CcKind::AddCarry => {
+                let cf = if self.kind == CcKind::Add { r < d } else { r <= d };
+                szp | ((d ^ src ^ r) & AF) | bit(cf, CF) | ((((d ^ r) & (src ^ r)) >> s) & 1) << 11
+            }
+            CcKind::Sub | CcKind::SubBorrow => {
+                let cf = if self.kind == CcKind::Sub { d < src } else { d <= src };
+                szp | ((d ^ src ^ r) & AF) | bit(cf, CF) | ((((d ^ src) & (d ^ r)) >> s) & 1) << 11
+            }
+            CcKind::Logic => szp,
+            CcKind::Inc => szp | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == 1 << s, OF),
+            CcKind::Dec => szp | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == (1 << s) - 1, OF),
         }
     }
 

@@ -52,20 +52,21 @@ pub(crate) struct TlbEntry {
 const EMPTY: TlbEntry = TlbEntry { rtag: TLB_INVALID, wtag: TLB_INVALID, phys: 0 };
 
 pub(crate) struct Tlb {
-    /// `[supervisor entries..., user entries...]`.
-    pub entries: Vec<TlbEntry>,
+    /// `[supervisor entries..., user entries...]`; a fixed-size array, so that
+    /// [`Tlb::index`] needs no bounds check.
+    pub entries: Box<[TlbEntry; 2 * TLB_ENTRIES]>,
     /// Bumped on every invalidation, so cached blocks know to re-check their translation.
     pub generation: u64,
 }
 
 impl Tlb {
     pub fn new() -> Tlb {
-        Tlb { entries: vec![EMPTY; 2 * TLB_ENTRIES], generation: 0 }
+        Tlb { entries: Box::new([EMPTY; 2 * TLB_ENTRIES]), generation: 0 }
     }
 
     #[inline(always)]
     pub fn index(lin: u32, user: bool) -> usize {
-        ((lin >> 12) as usize & (TLB_ENTRIES - 1)) + if user { TLB_ENTRIES } else { 0 }
+        (((lin >> 12) as usize & (TLB_ENTRIES - 1)) | (user as usize * TLB_ENTRIES)) & (2 * TLB_ENTRIES - 1)
     }
 
     pub fn flush_all(&mut self) {

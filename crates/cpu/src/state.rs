@@ -33,7 +33,9 @@ pub(crate) struct State {
     /// EFLAGS except the six arithmetic flags, which live in `cc`.
     pub flags: u32,
     pub cc: Lazy,
-    pub segs: [Segment; 6],
+    /// ES, CS, SS, DS, FS, GS, and two null entries so that a segment number masked to
+    /// three bits needs no bounds check on the memory-access paths.
+    pub segs: [Segment; 8],
     pub cpl: u8,
     /// Bumped on every CS load, so cached blocks re-check base, limit and size.
     pub cs_gen: u64,
@@ -63,7 +65,7 @@ impl State {
             eip: 0,
             flags: eflags::FIXED,
             cc: Lazy::from_eflags(0),
-            segs: [flat; 6],
+            segs: [flat; 8],
             cpl: 0,
             cs_gen: 0,
             cr0: cr::CR0_PE | cr::CR0_ET | cr::CR0_EM,
@@ -254,7 +256,7 @@ impl State {
     /// checks.
     #[inline(always)]
     pub fn lin_read(&self, seg: u8, ea: u32, n: u32) -> Res<u32> {
-        let s = &self.segs[seg as usize];
+        let s = &self.segs[(seg & 7) as usize];
         if ea < s.rd_lo || ea as u64 + (n as u64 - 1) > s.rd_hi as u64 {
             return Err(self.seg_fault(seg));
         }
@@ -264,7 +266,7 @@ impl State {
     /// The linear address of `[seg:ea]` for a write of `n` bytes.
     #[inline(always)]
     pub fn lin_write(&self, seg: u8, ea: u32, n: u32) -> Res<u32> {
-        let s = &self.segs[seg as usize];
+        let s = &self.segs[(seg & 7) as usize];
         if ea < s.wr_lo || ea as u64 + (n as u64 - 1) > s.wr_hi as u64 {
             return Err(self.seg_fault(seg));
         }
