@@ -12,6 +12,11 @@ pub fn now_ns() -> u64 {
     rdtsc() * 1_000_000 / khz
 }
 
+/// Report `n` iterations that took `ns` nanoseconds in all.
+pub fn report(name: &str, n: u32, ns: u64) {
+    println!("bench {name} {n} {ns}");
+}
+
 /// Run `f` `n` times and report the total time as `bench <name> <n> <ns>`.
 pub fn measure(name: &str, n: u32, mut f: impl FnMut(u32)) {
     let start = now_ns();
