@@ -23,6 +23,12 @@
 //! over `LHCALL_SEND_DMA` ([`dma`]); the Guest ends with [`power_off`] or [`crash`], and a
 //! panic CRASHes it with the panic message ([`panic`]).
 //!
+//! A kernel that does more than print builds on the rest, in about the order it needs
+//! them: [`traps`] (handlers for exceptions, IRQs and system calls, through gates loaded
+//! with [`idt`]), [`irq`] (enabling, disabling, blocking), [`clock`] (the TSC and the
+//! one-shot timer), [`gdt`] (its own GDT and TLS entries), [`paging`] and [`page_alloc`]
+//! (its own page tables, announced to the Host), and [`usermode`] (ring 3).
+//!
 //! Module names follow the ABI (`abi`) and the 2.6.23 Guest code they stand in for.
 #![no_std]
 
