@@ -65,6 +65,8 @@ pub enum LoadError {
     MemoryTooLarge { got: u64, max: u64 },
     #[error("command line is {0} bytes; at most {BOOT_CMDLINE_MAX}")]
     CmdlineTooLong(usize),
+    #[error("{0}")]
+    Device(String),
 }
 
 /// Where things are in guest memory.

@@ -6,13 +6,13 @@
 
 use crate::addr::GuestPhys;
 use crate::boot::{self, Layout, LoadError};
-use crate::devices::Events;
 use crate::devices::console::{Console, ConsoleInput};
+use crate::devices::{DeviceConfig, Devices, Events, Slot};
 use crate::interrupts_and_traps::{Gate, KernelStack};
 use crate::io::{Binding, NO_BINDINGS};
 use crate::outcome::{KillReason, Outcome};
 use crate::page_tables::Shadow;
-use abi::LGUEST_MAX_DMA;
+use abi::{LGUEST_MAX_DMA, PAGE_SIZE};
 use cpu::{Cpu, PhysMem, TscMode, Vcpu};
 use std::io::Write;
 use std::time::Instant;
@@ -29,6 +29,8 @@ pub struct Config {
     pub console_out: Box<dyn Write + Send>,
     /// Where console input comes from.
     pub console_in: ConsoleInput,
+    /// Devices besides the console, in the order they appear in the device page.
+    pub devices: Vec<DeviceConfig>,
 }
 
 impl Config {
@@ -40,6 +42,7 @@ impl Config {
             guestid: std::process::id() as u16,
             console_out: Box::new(std::io::stdout()),
             console_in: ConsoleInput::None,
+            devices: Vec::new(),
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct Guest {
     pub(crate) exits: u64,
     /// The shadow page tables (their memory is the CPU's page-table memory).
     pub(crate) shadow: Shadow,
+    /// The Launcher's devices besides the console.
+    pub(crate) devices: Devices,
     /// Receive buffers the Guest bound with LHCALL_BIND_DMA.
     pub(crate) bindings: [Option<Binding>; LGUEST_MAX_DMA],
     /// Input from outside (console, network, signals).
@@ -109,7 +114,8 @@ pub struct Guest {
 impl Guest {
     /// Build a Guest from a kernel ELF image.
     pub fn new(kernel: &[u8], config: Config) -> Result<Guest, LoadError> {
-        let layout = Layout::new(config.mem_size, 1)?;
+        let device_pages: u32 = 1 + config.devices.iter().map(DeviceConfig::pages).sum::<u32>();
+        let layout = Layout::new(config.mem_size, device_pages)?;
         let mut mem = PhysMem::new(layout.total);
         let k = boot::load_elf(kernel, &mut mem, &layout)?;
         boot::build_page_tables(&mut mem, &layout);
@@ -139,8 +145,15 @@ impl Guest {
             bindings: NO_BINDINGS,
             events,
             console_input_ready: false,
+            devices: Devices::default(),
         };
         guest.init_shadow(layout.pgdir);
+        let mut pfn = layout.device_page.0 / PAGE_SIZE + 1;
+        for (n, dev) in config.devices.into_iter().enumerate() {
+            let slot = Slot { index: n as u32 + 1, pfn, pages: dev.pages() };
+            pfn += slot.pages;
+            guest.add_device(slot, dev)?;
+        }
         Ok(guest)
     }
 

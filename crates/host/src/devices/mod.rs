@@ -7,15 +7,63 @@
 //! drains between runs of the CPU and HALT waits on, so a halted Guest sleeps until
 //! input, its clock, or a signal wakes it.
 
+pub(crate) mod block;
 pub(crate) mod console;
+pub(crate) mod net;
 
+use crate::addr::GuestPhys;
 use crate::guest::{Guest, Res};
 use crate::io::Dma;
-use abi::LGUEST_CONSOLE_DMA_KEY;
+use abi::{LGUEST_CONSOLE_DMA_KEY, PAGE_SIZE};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
+
+/// A device the Launcher puts on the bus besides the console (which is always there).
+pub enum DeviceConfig {
+    Block(block::BlockConfig),
+    Net(net::NetConfig),
+}
+
+/// Where a device sits on the bus: its descriptor in the device page, and the pages it
+/// owns just above RAM (its shared memory; its DMA keys are addresses in it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// Index of its `lguest_device_desc` in the device page (the console is 0).
+    pub index: u32,
+    pub pfn: u32,
+    pub pages: u32,
+}
+
+impl Slot {
+    /// Guest-physical address of the device's first page (its first DMA key).
+    pub fn phys(&self) -> GuestPhys {
+        GuestPhys(self.pfn * PAGE_SIZE)
+    }
+
+    /// Whether `key` falls in this device's pages.
+    pub fn owns_key(&self, key: u32) -> bool {
+        key.wrapping_sub(self.phys().0) < self.pages * PAGE_SIZE
+    }
+}
+
+/// The devices besides the console.
+#[derive(Default)]
+pub(crate) struct Devices {
+    pub blocks: Vec<block::Block>,
+    pub nets: Vec<net::Net>,
+}
+
+impl DeviceConfig {
+    /// Pages of shared memory the device needs.
+    pub(crate) fn pages(&self) -> u32 {
+        match self {
+            DeviceConfig::Block(_) => block::PAGES,
+            DeviceConfig::Net(_) => net::PAGES,
+        }
+    }
+}
 
 /// Something that happened outside the Guest and concerns it.
 #[derive(Debug)]
@@ -91,6 +139,19 @@ impl Events {
 }
 
 impl Guest {
+    /// Put a device on the bus at `slot`: open what backs it, write its descriptor and
+    /// the initial contents of its shared pages.
+    pub(crate) fn add_device(
+        &mut self,
+        slot: Slot,
+        config: DeviceConfig,
+    ) -> Result<(), crate::boot::LoadError> {
+        match config {
+            DeviceConfig::Block(c) => self.add_block(slot, c),
+            DeviceConfig::Net(c) => self.add_net(slot, c),
+        }
+    }
+
     /// A handle for sending this Guest events from other threads (the Launcher uses it
     /// to turn signals into a clean stop).
     pub fn event_sender(&self) -> EventSender {
@@ -107,6 +168,12 @@ impl Guest {
             self.scratch = buf;
             return Ok(dma.total);
         }
+        if let Some(i) = self.devices.blocks.iter().position(|b| b.slot.owns_key(key)) {
+            return self.block_send(i, key, dma);
+        }
+        if let Some(i) = self.devices.nets.iter().position(|n| n.slot.owns_key(key)) {
+            return self.net_send(i, key, dma);
+        }
         Ok(0)
     }
 
@@ -119,7 +186,7 @@ impl Guest {
 
     /// Whether anything could ever raise an interrupt, apart from the clock.
     pub(crate) fn device_could_wake(&self) -> bool {
-        self.console.input_open() && self.is_bound(LGUEST_CONSOLE_DMA_KEY)
+        (self.console.input_open() && self.is_bound(LGUEST_CONSOLE_DMA_KEY)) || !self.devices.nets.is_empty()
     }
 
     /// Handle queued events; with `wait`, sleep for one until the deadline (`Some(None)`
