@@ -7,6 +7,10 @@
 //! are awkward to describe this way (shifts, multiplies, BCD) compute all six eagerly and
 //! store them with kind [`CcKind::Eflags`].
 //!
+//! Instructions that change only CF and/or OF (rotates, BT*, CLC/STC/CMC) would otherwise
+//! have to evaluate all six flags to keep the other four; instead they leave the lazy
+//! state alone and record the new CF/OF as an *override* (`Lazy::ovr`).
+//!
 //! This is the one place flags are computed; everything else goes through it.
 
 use crate::regs::eflags::*;
@@ -39,14 +43,39 @@ pub(crate) struct Lazy {
     pub kind: CcKind,
     /// Operand size in bytes: 1, 2 or 4.
     pub size: u8,
+    /// CF and OF set after the operation described here: [`CF_SET`] and [`OF_SET`] say
+    /// which, [`CF_ONE`] and [`OF_ONE`] their values. Zero almost always.
+    pub ovr: u8,
     pub res: u32,
     pub dst: u32,
     pub src: u32,
 }
 
+pub(crate) const CF_SET: u8 = 1;
+pub(crate) const CF_ONE: u8 = 2;
+pub(crate) const OF_SET: u8 = 4;
+pub(crate) const OF_ONE: u8 = 8;
+
 impl Lazy {
+    /// Flags set by an operation of `kind` on `size`-byte operands.
+    #[inline(always)]
+    pub const fn new(kind: CcKind, size: u8, res: u32, dst: u32, src: u32) -> Lazy {
+        Lazy { kind, size, ovr: 0, res, dst, src }
+    }
+
     pub const fn from_eflags(bits: u32) -> Lazy {
-        Lazy { kind: CcKind::Eflags, size: 4, res: 0, dst: 0, src: bits & ARITH }
+        Lazy::new(CcKind::Eflags, 4, 0, 0, bits & ARITH)
+    }
+
+    /// Set CF and/or OF (`mask` within CF | OF) without evaluating the other flags.
+    #[inline(always)]
+    pub fn override_cf_of(&mut self, mask: u32, value: u32) {
+        if mask & CF != 0 {
+            self.ovr = (self.ovr & !(CF_SET | CF_ONE)) | CF_SET | if value & CF != 0 { CF_ONE } else { 0 };
+        }
+        if mask & OF != 0 {
+            self.ovr = (self.ovr & !(OF_SET | OF_ONE)) | OF_SET | if value & OF != 0 { OF_ONE } else { 0 };
+        }
     }
 
     #[inline(always)]
@@ -61,6 +90,9 @@ impl Lazy {
 
     #[inline]
     pub fn cf(&self) -> bool {
+        if self.ovr & CF_SET != 0 {
+            return self.ovr & CF_ONE != 0;
+        }
         let m = self.mask();
         match self.kind {
             CcKind::Eflags => self.src & CF != 0,
@@ -111,6 +143,9 @@ impl Lazy {
 
     #[inline]
     pub fn of(&self) -> bool {
+        if self.ovr & OF_SET != 0 {
+            return self.ovr & OF_ONE != 0;
+        }
         let s = self.sign_shift();
         match self.kind {
             CcKind::Eflags => self.src & OF != 0,
@@ -128,6 +163,18 @@ impl Lazy {
     /// instruction that changes only some of them go through here, so it is one match
     /// and straight-line arithmetic).
     pub fn bits(&self) -> u32 {
+        let b = self.bits_of_operation();
+        if self.ovr == 0 {
+            return b;
+        }
+        let cf = if self.ovr & CF_SET != 0 { bit(self.ovr & CF_ONE != 0, CF) } else { b & CF };
+        let of = if self.ovr & OF_SET != 0 { bit(self.ovr & OF_ONE != 0, OF) } else { b & OF };
+        (b & !(CF | OF)) | cf | of
+    }
+
+    /// The flags of the operation itself, without overrides.
+    #[inline(always)]
+    fn bits_of_operation(&self) -> u32 {
         let m = self.mask();
         let s = self.sign_shift();
         let (d, src, r) = (self.dst & m, self.src & m, self.res & m);
@@ -171,6 +218,9 @@ impl Lazy {
     /// CF or ZF (the BE condition).
     #[inline(always)]
     fn below_or_equal(&self) -> bool {
+        if self.ovr != 0 {
+            return self.cf() || self.zf();
+        }
         let m = self.mask();
         match self.kind {
             CcKind::Sub => (self.dst & m) <= (self.src & m),
@@ -185,6 +235,9 @@ impl Lazy {
     fn less(&self) -> bool {
         // Comparing the operands shifted to the top of the word compares them as signed
         // values of the operand size.
+        if self.ovr != 0 {
+            return self.sf() != self.of();
+        }
         let sh = 32 - self.size as u32 * 8;
         match self.kind {
             CcKind::Sub => ((self.dst << sh) as i32) < ((self.src << sh) as i32),
@@ -197,6 +250,9 @@ impl Lazy {
     /// ZF or SF != OF (the LE condition).
     #[inline(always)]
     fn less_or_equal(&self) -> bool {
+        if self.ovr != 0 {
+            return self.zf() || self.sf() != self.of();
+        }
         let sh = 32 - self.size as u32 * 8;
         match self.kind {
             CcKind::Sub => ((self.dst << sh) as i32) <= ((self.src << sh) as i32),
@@ -257,7 +313,7 @@ mod tests {
 
     fn sub(d: u32, s: u32, size: u8) -> Lazy {
         let m = u32::MAX >> (32 - size as u32 * 8);
-        Lazy { kind: CcKind::Sub, size, dst: d, src: s, res: d.wrapping_sub(s) & m }
+        Lazy::new(CcKind::Sub, size, d.wrapping_sub(s) & m, d, s)
     }
 
     #[test]
@@ -271,12 +327,25 @@ mod tests {
                     let (d, s) = (d & m, s & m);
                     let cases = [
                         sub(d, s, size),
-                        Lazy { kind: CcKind::Sub, size, dst: d, src: s, res: d.wrapping_sub(s) & m },
-                        Lazy { kind: CcKind::Logic, size, dst: d, src: s, res: d & s },
-                        Lazy { kind: CcKind::Add, size, dst: d, src: s, res: d.wrapping_add(s) & m },
+                        Lazy::new(CcKind::Sub, size, d.wrapping_sub(s) & m, d, s),
+                        Lazy::new(CcKind::Logic, size, d & s, d, s),
+                        Lazy::new(CcKind::Add, size, d.wrapping_add(s) & m, d, s),
                         Lazy::from_eflags(d ^ s.rotate_left(5)),
                     ];
+                    // Each also with CF and/or OF overridden.
+                    let mut all = Vec::new();
                     for l in cases {
+                        for (mask, value) in
+                            [(0, 0), (CF, CF), (CF, 0), (OF, OF), (CF | OF, OF), (CF | OF, CF)]
+                        {
+                            let mut l = l;
+                            l.override_cf_of(mask, value);
+                            all.push(l);
+                        }
+                    }
+                    for l in all {
+                        let b = l.bits();
+                        assert_eq!(bit(l.cf(), CF) | bit(l.of(), OF), b & (CF | OF), "{l:?}");
                         for cc in 0..16 {
                             assert_eq!(l.cond(cc), l.cond_slow(cc), "{l:?} cc {cc}");
                         }
@@ -326,7 +395,7 @@ mod tests {
                         };
                         let m = u32::MAX >> (32 - size as u32 * 8);
                         let src = if matches!(kind, CcKind::Inc | CcKind::Dec) { s & 1 } else { s & m };
-                        let l = Lazy { kind, size, res: res & m, dst: d & m, src };
+                        let l = Lazy::new(kind, size, res & m, d & m, src);
                         let each = bit(l.cf(), CF)
                             | bit(l.pf(), PF)
                             | bit(l.af(), AF)
@@ -342,11 +411,11 @@ mod tests {
 
     #[test]
     fn inc_and_dec_overflow_only_at_the_signed_boundary() {
-        let inc = |d: u32, size| Lazy { kind: CcKind::Inc, size, dst: d, src: 0, res: d.wrapping_add(1) };
+        let inc = |d: u32, size| Lazy::new(CcKind::Inc, size, d.wrapping_add(1), d, 0);
         assert!(inc(0x7f, 1).of());
         assert!(!inc(0x7e, 1).of());
         assert!(inc(0x7fff_ffff, 4).of());
-        let dec = |d: u32, size| Lazy { kind: CcKind::Dec, size, dst: d, src: 0, res: d.wrapping_sub(1) };
+        let dec = |d: u32, size| Lazy::new(CcKind::Dec, size, d.wrapping_sub(1), d, 0);
         assert!(dec(0x8000, 2).of());
         assert!(!dec(0x8001, 2).of());
     }

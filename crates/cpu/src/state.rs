@@ -102,6 +102,10 @@ impl State {
     /// Set or clear some of the arithmetic flags, keeping the others.
     #[inline]
     pub fn set_arith_flags(&mut self, mask: u32, value: u32) {
+        if mask & !(eflags::CF | eflags::OF) == 0 {
+            self.cc.override_cf_of(mask, value);
+            return;
+        }
         let cur = self.cc.bits();
         self.cc = Lazy::from_eflags((cur & !mask) | (value & mask));
     }

@@ -22,7 +22,7 @@ pub(crate) const TEST: u8 = 8;
 pub(crate) fn alu<W: Width, const OP: u8>(st: &mut State, d: u32, s: u32) -> u32 {
     let (d, s) = (d & W::MASK, s & W::MASK);
     let size = W::N as u8;
-    let set = |st: &mut State, kind, res| st.cc = Lazy { kind, size, res, dst: d, src: s };
+    let set = |st: &mut State, kind, res| st.cc = Lazy::new(kind, size, res, d, s);
     match OP {
         ADD => {
             let r = d.wrapping_add(s) & W::MASK;
@@ -128,7 +128,7 @@ pub(crate) fn inc<W: Width, const MEM: bool>(st: &mut State, op: &Op) -> Res {
         let d = d & W::MASK;
         let r = d.wrapping_add(1) & W::MASK;
         let cf = st.cc.cf() as u32;
-        st.cc = Lazy { kind: CcKind::Inc, size: W::N as u8, res: r, dst: d, src: cf };
+        st.cc = Lazy::new(CcKind::Inc, W::N as u8, r, d, cf);
         Some(r)
     })
 }
@@ -138,7 +138,7 @@ pub(crate) fn dec<W: Width, const MEM: bool>(st: &mut State, op: &Op) -> Res {
         let d = d & W::MASK;
         let r = d.wrapping_sub(1) & W::MASK;
         let cf = st.cc.cf() as u32;
-        st.cc = Lazy { kind: CcKind::Dec, size: W::N as u8, res: r, dst: d, src: cf };
+        st.cc = Lazy::new(CcKind::Dec, W::N as u8, r, d, cf);
         Some(r)
     })
 }
