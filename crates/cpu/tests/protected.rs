@@ -1332,3 +1332,90 @@ fn translate_reports_the_fault_an_access_would_raise() {
     set_pte(&mut cpu, 0x5000, 0);
     assert_eq!(cpu.translate(0x5123, false, false), Err(pf_exit(0)));
 }
+
+// ---------------------------------------------------------------------------------------
+// Descriptor queries and other odds and ends.
+
+#[test]
+fn lsl_and_lar_report_a_descriptor_visible_at_cpl_and_set_zf() {
+    let mut cpu = machine(3);
+    program(&mut cpu, |a| {
+        a.mov(ecx, sel(U_LIMITED, 3) as u32)?;
+        a.lsl(eax, ecx)?;
+        a.setz(bl)?;
+        a.lar(edx, ecx)?;
+        a.setz(bh)
+    });
+    assert_eq!(cpu.run(10), DONE);
+    assert_eq!(cpu.reg(Reg::Eax), 0x1FFF);
+    assert_eq!(cpu.reg(Reg::Edx), 0x0040_F200, "G/D/L/AVL nibble and the access byte");
+    assert_eq!(cpu.reg(Reg::Ebx) & 0xFFFF, 0x0101);
+}
+
+#[test]
+fn lsl_of_a_more_privileged_descriptor_clears_zf_and_leaves_the_register() {
+    let mut cpu = machine(3);
+    program(&mut cpu, |a| {
+        a.mov(eax, 0x1234)?;
+        a.mov(ecx, sel(K_DATA, 3) as u32)?;
+        a.stc()?;
+        a.lsl(eax, ecx)?;
+        a.setz(bl)?;
+        a.setc(bh)
+    });
+    assert_eq!(cpu.run(10), DONE);
+    assert_eq!(cpu.reg(Reg::Eax), 0x1234);
+    assert_eq!(cpu.reg(Reg::Ebx) & 0xFFFF, 0x0100, "ZF clear, CF untouched");
+}
+
+#[test]
+fn verr_and_verw_follow_the_segment_type() {
+    let check = |selector: u16| {
+        let mut cpu = machine(3);
+        program(&mut cpu, |a| {
+            a.mov(ecx, selector as u32)?;
+            a.verr(cx)?;
+            a.setz(bl)?;
+            a.verw(cx)?;
+            a.setz(bh)
+        });
+        assert_eq!(cpu.run(10), DONE);
+        (cpu.reg(Reg::Ebx) & 0xFF, (cpu.reg(Reg::Ebx) >> 8) & 0xFF)
+    };
+    assert_eq!(check(sel(U_DATA, 3)), (1, 1));
+    assert_eq!(check(sel(U_READ_ONLY, 3)), (1, 0));
+    assert_eq!(check(sel(U_CODE, 3)), (1, 0), "readable code");
+    assert_eq!(check(sel(U_EXEC_ONLY, 3)), (0, 0));
+    assert_eq!(check(sel(K_DATA, 3)), (0, 0), "not visible at CPL 3");
+    assert_eq!(check(0), (0, 0), "null selector");
+}
+
+#[test]
+fn bound_outside_the_range_raises_br_at_the_instruction() {
+    let mut cpu = machine(3);
+    cpu.mem_mut().write_u32(0x3000, (-5i32) as u32).unwrap();
+    cpu.mem_mut().write_u32(0x3004, 5).unwrap();
+    program(&mut cpu, |a| {
+        a.mov(eax, -5)?;
+        a.bound(eax, qword_ptr(0x3000))?; // in range: nothing happens
+        a.mov(eax, 6)?;
+        a.bound(eax, qword_ptr(0x3000))
+    });
+    assert_eq!(cpu.run(10), exc_no_code(vector::BR));
+    assert_eq!(cpu.eip(), CODE + 5 + 6 + 5);
+}
+
+#[test]
+fn clts_at_ring_0_clears_cr0_ts_and_lmsw_cannot_leave_protected_mode() {
+    let mut cpu = machine(0);
+    cpu.set_cr0(cr::CR0_PE | cr::CR0_TS);
+    program(&mut cpu, |a| {
+        a.clts()?;
+        a.xor(eax, eax)?;
+        a.lmsw(ax)?;
+        a.mov(ebx, cr0)
+    });
+    assert_eq!(cpu.run(10), DONE);
+    assert_eq!(cpu.cr0() & (cr::CR0_TS | cr::CR0_PE), cr::CR0_PE);
+    assert_eq!(cpu.reg(Reg::Ebx), cpu.cr0());
+}
