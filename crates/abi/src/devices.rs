@@ -128,3 +128,55 @@ pub struct LguestNet {
 
 /// The multicast bit of `mac[0]`; in a peer slot it marks the peer as promiscuous.
 pub const LGUEST_NET_PROMISC: u8 = 0x01;
+
+// ---- The network protocol of this project's Launchers ----
+//
+// As in 2.6.23, a network device owns one page of `struct lguest_net` slots, peer `n`
+// binds its receive buffers at key `page + 4 * n` and a frame is sent to a peer with
+// SEND_DMA to that peer's key. Our Launchers run in separate processes, so a Guest never
+// sees the other Guests of its network: the page always holds exactly two peers, the
+// Launcher's port on the network in slot 0 (its MAC with the promiscuous bit set, so a
+// 2.6.23-style driver sends it every frame) and the Guest in slot 1, whose number is in
+// the low bits of the descriptor's `features` ([`LGUEST_NET_SLOT_MASK`]), as 2.6.23's
+// tun device had it. The Launcher does the switching: it forwards what the Guest sends
+// by destination MAC and filters what it receives against the Guest's published slot.
+
+/// Bytes in an Ethernet address (`ETH_ALEN`).
+pub const ETH_ALEN: usize = 6;
+/// Bytes in an Ethernet header: destination, source, type (`ETH_HLEN`).
+pub const ETH_HLEN: u32 = 14;
+/// Largest Ethernet payload (`ETH_DATA_LEN`), the network's MTU.
+pub const ETH_DATA_LEN: u32 = 1500;
+/// Largest frame a Guest may send or will receive: header and payload, no FCS.
+pub const ETH_FRAME_LEN: u32 = ETH_HLEN + ETH_DATA_LEN;
+
+/// Bytes of one `struct lguest_net` slot.
+pub const LGUEST_NET_SLOT_SIZE: u32 = core::mem::size_of::<LguestNet>() as u32;
+/// Slots in a one-page network device.
+pub const LGUEST_NET_SLOTS: u32 = crate::PAGE_SIZE / LGUEST_NET_SLOT_SIZE;
+/// Mask of a network descriptor's `features` holding the Guest's own slot number
+/// (2.6.23: `features & (mapsize - 1)`).
+pub const LGUEST_NET_SLOT_MASK: u16 = (crate::PAGE_SIZE - 1) as u16;
+/// The Launcher's slot: the Guest sends every frame to its key.
+pub const LGUEST_NET_LAUNCHER_SLOT: u32 = 0;
+/// The Guest's slot (2.6.23's `NET_PEERNUM`): it publishes its MAC here and binds its
+/// receive buffers at its key.
+pub const LGUEST_NET_GUEST_SLOT: u32 = 1;
+
+/// The DMA key of peer `slot` of the network device whose page is at guest-physical
+/// `page` (2.6.23's `peer_key`).
+pub const fn lguest_net_key(page: u32, slot: u32) -> u32 {
+    page + 4 * slot
+}
+
+/// The MAC address of the Guest with id `guestid`: locally administered (`02:`), unicast,
+/// `02:00:00:00:hi:lo`.
+pub const fn lguest_net_mac(guestid: u16) -> [u8; ETH_ALEN] {
+    let id = guestid.to_be_bytes();
+    [0x02, 0, 0, 0, id[0], id[1]]
+}
+
+/// The address a frame is for is a group (multicast or broadcast) address.
+pub const fn is_multicast_ether_addr(mac: &[u8; ETH_ALEN]) -> bool {
+    mac[0] & 0x01 != 0
+}

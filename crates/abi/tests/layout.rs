@@ -151,3 +151,15 @@ fn guest_selectors_and_host_entries() {
     assert!(!guest_may_load_gdt_entry(GDT_ENTRIES));
     assert!(guest_may_load_gdt_entry(GDT_ENTRY_KERNEL_CS));
 }
+
+#[test]
+fn network_keys_slots_and_macs() {
+    assert_eq!(LGUEST_NET_SLOTS, 682);
+    assert_eq!(lguest_net_key(0x0400_1000, LGUEST_NET_LAUNCHER_SLOT), 0x0400_1000);
+    assert_eq!(lguest_net_key(0x0400_1000, LGUEST_NET_GUEST_SLOT), 0x0400_1004);
+    assert_eq!(lguest_net_mac(0x1234), [2, 0, 0, 0, 0x12, 0x34]);
+    assert!(!is_multicast_ether_addr(&lguest_net_mac(7)));
+    assert!(is_multicast_ether_addr(&[0xff; 6]));
+    assert_eq!(LGUEST_NET_F_NOCSUM & LGUEST_NET_SLOT_MASK, 0);
+    assert_eq!(ETH_FRAME_LEN, 1514);
+}
