@@ -122,7 +122,7 @@ impl Guest {
         };
         *slot = Some(Binding { key, dmas, num: count, next: 0, irq });
         trace!(target: "lguest::dma", "bind key={key:#x} dmas={dmas} count={count} irq={irq}");
-        self.device_bound(key);
+        self.device_bound(key)?;
         Ok(1)
     }
 

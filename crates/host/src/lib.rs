@@ -34,7 +34,7 @@ pub use addr::{GuestPhys, GuestVirt};
 pub use boot::{Layout, LoadError};
 pub use devices::block::BlockConfig;
 pub use devices::console::ConsoleInput;
-pub use devices::net::NetConfig;
+pub use devices::net::{NetConfig, NetStats};
 pub use devices::{DeviceConfig, Event, EventSender};
 pub use guest::{Config, Guest, TSC_KHZ};
 pub use hypercalls::{CRASH_MSG_MAX, POWER_DOWN};

@@ -74,6 +74,8 @@ pub enum Event {
     ConsoleEof,
     /// The Launcher was asked to stop (a signal): end the Guest.
     Stop(String),
+    /// A frame arrived for network device `dev` (its buffer goes back to the device's pool).
+    NetFrame { dev: usize, frame: Vec<u8> },
 }
 
 /// The channel events arrive on. Cheap to check when empty: one atomic load.
@@ -178,10 +180,11 @@ impl Guest {
     }
 
     /// The Guest just bound buffers at `key`: a device with input waiting can deliver it.
-    pub(crate) fn device_bound(&mut self, key: u32) {
+    pub(crate) fn device_bound(&mut self, key: u32) -> Res {
         if key == LGUEST_CONSOLE_DMA_KEY {
             self.console_input_ready = true;
         }
+        self.net_bound(key)
     }
 
     /// Whether anything could ever raise an interrupt, apart from the clock.
@@ -208,6 +211,7 @@ impl Guest {
             Event::ConsoleInput(bytes) => self.console_input(&bytes),
             Event::ConsoleEof => self.console_eof(),
             Event::Stop(why) => Err(crate::guest::End::Stopped(why)),
+            Event::NetFrame { dev, frame } => self.net_receive(dev, frame),
         }
     }
 
@@ -218,6 +222,6 @@ impl Guest {
             self.console_input_ready = false;
             self.deliver_console_input()?;
         }
-        Ok(())
+        self.net_retry()
     }
 }
