@@ -9,8 +9,8 @@
 //! | 64 | the command line or the kernel image was wrong |
 //! | 130 | the Launcher was stopped from outside (a signal, or three Ctrl-Cs at the console) |
 
-use clap::{Parser, Subcommand, ValueEnum};
-use host::{Config, ConsoleInput, Event, EventSender, Guest};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use host::{BlockConfig, Config, ConsoleInput, DeviceConfig, Event, EventSender, Guest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,6 +49,18 @@ struct RunArgs {
     /// Print what the Host does, to stderr (comma-separated).
     #[arg(long, value_name = "WHAT", value_delimiter = ',')]
     trace: Vec<Trace>,
+    /// Give the Guest a disk backed by FILE, read-write. Repeat for more disks; they
+    /// appear on the bus in command-line order, --block-ro ones included.
+    #[arg(long, value_name = "FILE", help_heading = "Block devices")]
+    block: Vec<PathBuf>,
+    /// Give the Guest a read-only disk backed by FILE: its writes get an error, and
+    /// the file is opened read-only.
+    #[arg(long = "block-ro", value_name = "FILE", help_heading = "Block devices")]
+    block_ro: Vec<PathBuf>,
+    /// fdatasync after every block write, before the Guest is told it is done (without
+    /// it a write the Guest was told about survives the Launcher dying, not the host).
+    #[arg(long = "block-sync", help_heading = "Block devices")]
+    block_sync: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -59,6 +71,8 @@ enum Trace {
     Traps,
     /// DMA transfers.
     Dma,
+    /// Block device requests and their results.
+    Block,
     /// All of the above.
     All,
 }
@@ -84,12 +98,16 @@ fn init_tracing(trace: &[Trace]) {
         return;
     }
     let all = trace.contains(&Trace::All);
-    let targets: Vec<&str> =
-        [(Trace::Hcalls, "lguest::hcall"), (Trace::Traps, "lguest::trap"), (Trace::Dma, "lguest::dma")]
-            .iter()
-            .filter(|(t, _)| all || trace.contains(t))
-            .map(|&(_, name)| name)
-            .collect();
+    let targets: Vec<&str> = [
+        (Trace::Hcalls, "lguest::hcall"),
+        (Trace::Traps, "lguest::trap"),
+        (Trace::Dma, "lguest::dma"),
+        (Trace::Block, "lguest::block"),
+    ]
+    .iter()
+    .filter(|(t, _)| all || trace.contains(t))
+    .map(|&(_, name)| name)
+    .collect();
     let filter = tracing_subscriber::filter::filter_fn(move |meta| targets.contains(&meta.target()));
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -105,8 +123,9 @@ fn init_tracing(trace: &[Trace]) {
 use tracing_subscriber::Layer as _;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command().try_get_matches().and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let usage = e.use_stderr();
             let _ = e.print();
@@ -130,8 +149,9 @@ fn main() -> ExitCode {
     };
     let mut config = Config::new();
     config.mem_size = args.mem;
-    config.cmdline = args.cmdline;
+    config.cmdline = args.cmdline.clone();
     config.console_in = ConsoleInput::Stdin;
+    config.devices.extend(block_devices(&args, matches.subcommand_matches("run")));
     let mut guest = match Guest::new(&image, config) {
         Ok(g) => g,
         Err(e) => {
@@ -147,6 +167,23 @@ fn main() -> ExitCode {
         eprintln!("{msg}");
     }
     ExitCode::from(outcome.exit_status() as u8)
+}
+
+/// The disks `--block` and `--block-ro` asked for, in command-line order.
+fn block_devices(args: &RunArgs, matches: Option<&ArgMatches>) -> Vec<DeviceConfig> {
+    let at = |id: &str| -> Vec<usize> {
+        matches.and_then(|m| m.indices_of(id)).map(Iterator::collect).unwrap_or_default()
+    };
+    let rw = args.block.iter().zip(at("block")).map(|(p, i)| (i, p, false));
+    let ro = args.block_ro.iter().zip(at("block_ro")).map(|(p, i)| (i, p, true));
+    let mut disks: Vec<_> = rw.chain(ro).collect();
+    disks.sort_by_key(|&(i, _, _)| i);
+    disks
+        .into_iter()
+        .map(|(_, path, read_only)| {
+            DeviceConfig::Block(BlockConfig { path: path.clone(), read_only, sync: args.block_sync })
+        })
+        .collect()
 }
 
 /// Turn SIGINT, SIGTERM and SIGHUP into a clean stop of the Guest (so the terminal is

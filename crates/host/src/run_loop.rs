@@ -36,6 +36,7 @@ impl Guest {
                 break (end, eip);
             }
         };
+        self.devices_at_end();
         self.console.flush();
         self.outcome(end, eip)
     }

@@ -215,6 +215,11 @@ impl Guest {
         }
     }
 
+    /// The Guest has ended, however it did: devices say what they still have to say.
+    pub(crate) fn devices_at_end(&mut self) {
+        self.block_at_end();
+    }
+
     /// Devices holding input the Guest had no buffer for try again (the Guest frees
     /// buffers by plain memory writes, which we do not see).
     pub(crate) fn retry_pending_input(&mut self) -> Res {
