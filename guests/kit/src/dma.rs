@@ -38,3 +38,21 @@ pub fn send_dma(key: u32, dma: &mut LguestDma) -> u32 {
     // SAFETY: `dma` is a valid reference; volatile because the Host wrote it.
     unsafe { (&raw const dma.used_len).read_volatile() }
 }
+
+/// `LHCALL_BIND_DMA`: offer the `count` buffers described at `dmas` to receive what is
+/// sent to `key`, raising `irq` when one is filled. False if the Host had no room.
+///
+/// # Safety
+/// Until they are unbound, the Host may write into the buffers the descriptors name and
+/// into the descriptors' `used_len` at any hypercall or interrupt: `dmas` must point to
+/// `count` descriptors in the linear map, and both must stay valid for that long.
+pub unsafe fn bind_dma(key: u32, dmas: *const LguestDma, count: u32, irq: u32) -> bool {
+    // SAFETY: the caller's promise.
+    unsafe { hcall(Hcall::BindDma, key, virt_to_phys(dmas), (count << 8) | irq) != 0 }
+}
+
+/// Take back the buffers bound at `key` with [`bind_dma`] from `dmas`.
+pub fn unbind_dma(key: u32, dmas: *const LguestDma) {
+    // SAFETY: unbinding only stops the Host from writing the buffers.
+    unsafe { hcall(Hcall::BindDma, key, virt_to_phys(dmas), 0) };
+}

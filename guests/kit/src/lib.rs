@@ -28,6 +28,8 @@
 //! with [`idt`]), [`irq`] (enabling, disabling, blocking), [`clock`] (the TSC and the
 //! one-shot timer), [`gdt`] (its own GDT and TLS entries), [`paging`] and [`page_alloc`]
 //! (its own page tables, announced to the Host), and [`usermode`] (ring 3).
+//! Devices on the lguest bus are found, and their status handshake done, with [`bus`];
+//! [`block`] drives a disk.
 //!
 //! Module names follow the ABI (`abi`) and the 2.6.23 Guest code they stand in for.
 #![no_std]
@@ -39,7 +41,9 @@ compile_error!(
 );
 
 pub mod addr;
+pub mod block;
 pub mod boot;
+pub mod bus;
 pub mod clock;
 pub mod console;
 pub mod dma;
