@@ -153,14 +153,25 @@ impl Guest {
         self.trigger_irq(b.irq);
         let Some((idx, at)) = found else { return Ok(Delivery::NoBuffer) };
         let dma = self.read_dma(at)?;
+        // Copy run by run: each run is as long as both the section and the part allow.
         let mut copied = 0u32;
-        let mut src = parts.iter().flat_map(|p| p.iter().copied());
+        let mut src = parts.iter().copied().filter(|p| !p.is_empty());
+        let mut part: &[u8] = src.next().unwrap_or(&[]);
         'out: for s in dma.sections() {
-            for off in 0..s.len {
-                let Some(byte) = src.next() else { break 'out };
+            let mut off = 0;
+            while off < s.len {
+                if part.is_empty() {
+                    match src.next() {
+                        Some(p) => part = p,
+                        None => break 'out,
+                    }
+                }
+                let n = part.len().min((s.len - off) as usize);
                 // Checked by read_dma.
-                let _ = self.cpu_mem_write_u8(s.addr + off, byte);
-                copied += 1;
+                let _ = self.cpu_mem_write(s.addr + off, &part[..n]);
+                part = &part[n..];
+                off += n as u32;
+                copied += n as u32;
             }
         }
         self.write_u32("bound lguest_dma used_len", at.offset(OFF_DMA_USED_LEN), copied)?;
@@ -171,9 +182,9 @@ impl Guest {
         Ok(Delivery::Delivered(copied))
     }
 
-    fn cpu_mem_write_u8(&mut self, addr: u32, v: u8) -> Result<(), cpu::OutOfRam> {
+    fn cpu_mem_write(&mut self, addr: u32, bytes: &[u8]) -> Result<(), cpu::OutOfRam> {
         use cpu::Vcpu;
-        self.cpu.mem_mut().write_u8(addr, v)
+        self.cpu.mem_mut().write(addr, bytes)
     }
 
     /// Whether the Guest has buffers bound at `key`.
