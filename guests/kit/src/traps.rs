@@ -130,6 +130,12 @@ pub fn clear_handler(vector: u8) {
     });
 }
 
+/// Whether a handler is registered for `vector`.
+pub fn has_handler(vector: u8) -> bool {
+    // SAFETY: entries are written with interrupts off and read here as one word.
+    unsafe { (*HANDLERS.get())[vector as usize].is_some() }
+}
+
 /// Where the entry stub for `vector` is (what a gate for it should point to).
 pub fn stub_address(vector: u8) -> u32 {
     let base = &raw const lguest_trap_stubs as u32;
