@@ -61,6 +61,17 @@ struct RunArgs {
     /// it a write the Guest was told about survives the Launcher dying, not the host).
     #[arg(long = "block-sync", help_heading = "Block devices")]
     block_sync: bool,
+    /// A network device: NAME joins the host-local network NAME with every other
+    /// Launcher given the same NAME; tap:IFNAME attaches to the host's TAP interface
+    /// IFNAME. Repeat for more devices (they follow the disks on the bus). A network is
+    /// a directory of sockets, $LGUEST_NET_DIR/NAME, by default
+    /// $XDG_RUNTIME_DIR/lguest-net/NAME or /tmp/lguest-net-UID/NAME.
+    #[arg(long, value_name = "NAME|tap:IFNAME", value_parser = host::NetConfig::parse, help_heading = "Network")]
+    net: Vec<host::NetConfig>,
+    /// This Guest's id (0-65535), from which its MAC 02:00:00:00:hi:lo is made; Guests
+    /// on one network need different ids. Default: the Launcher's process id.
+    #[arg(long, value_name = "N", help_heading = "Network")]
+    guestid: Option<u16>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -73,6 +84,8 @@ enum Trace {
     Dma,
     /// Block device requests and their results.
     Block,
+    /// Network frames, peers joining and leaving, and each device's counters at exit.
+    Net,
     /// All of the above.
     All,
 }
@@ -103,6 +116,7 @@ fn init_tracing(trace: &[Trace]) {
         (Trace::Traps, "lguest::trap"),
         (Trace::Dma, "lguest::dma"),
         (Trace::Block, "lguest::block"),
+        (Trace::Net, "lguest::net"),
     ]
     .iter()
     .filter(|(t, _)| all || trace.contains(t))
@@ -152,6 +166,10 @@ fn main() -> ExitCode {
     config.cmdline = args.cmdline.clone();
     config.console_in = ConsoleInput::Stdin;
     config.devices.extend(block_devices(&args, matches.subcommand_matches("run")));
+    config.devices.extend(args.net.iter().cloned().map(DeviceConfig::Net));
+    if let Some(id) = args.guestid {
+        config.guestid = id;
+    }
     let mut guest = match Guest::new(&image, config) {
         Ok(g) => g,
         Err(e) => {
@@ -161,8 +179,12 @@ fn main() -> ExitCode {
     };
     forward_signals(guest.event_sender());
     let outcome = guest.run();
+    let net_report = guest.net_report();
     // Dropping the Guest puts the terminal back before we say anything.
     drop(guest);
+    for line in net_report {
+        eprintln!("{line}");
+    }
     if let Some(msg) = outcome.message() {
         eprintln!("{msg}");
     }
