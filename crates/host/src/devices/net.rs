@@ -163,8 +163,9 @@ impl std::fmt::Display for NetStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sent {} frames ({} bytes), received {} ({} bytes); dropped: {} to a busy receiver, \
-             {} to a dead one, {} with no Guest buffer, {} malformed; {} for other MACs filtered",
+            "sent {} frames ({} bytes), received {} ({} bytes); dropped: {} not taken (receiver busy \
+             or down), {} to a dead receiver, {} with no Guest buffer, {} malformed; {} for other MACs \
+             filtered",
             self.tx_frames,
             self.tx_bytes,
             self.rx_frames,
@@ -535,7 +536,8 @@ impl Switch {
     }
 }
 
-/// Put the TAP interface's fd in `ifr`'s form and attach to it.
+/// Open /dev/net/tun and attach it to TAP interface `ifname` (which the kernel creates,
+/// for as long as we hold it, if it does not exist and we may); and the interface's MAC.
 fn open_tap(ifname: &str) -> Result<(OwnedFd, [u8; ETH_ALEN]), String> {
     use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::open("/dev/net/tun", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).map_err(
