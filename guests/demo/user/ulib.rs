@@ -1,0 +1,216 @@
+//! ulib: everything a demo user program links with — its entry point, the system calls,
+//! `print!`/`println!`, a panic handler, and the memory functions the compiler calls.
+//!
+//! User programs are ordinary `no_std` Rust, compiled by `build.rs` for the same i586
+//! target as the kernel but linked by `user/user.ld` at user addresses (0x400000), and
+//! run by the kernel at CPL 3 in an address space of their own. They cannot make a
+//! hypercall (the Host would turn `int $0x1f` from ring 3 into a #GP); all they can do
+//! is compute and ask the kernel through `int $0x80` (`uapi`).
+#![no_std]
+
+#[path = "../src/uapi.rs"]
+mod uapi;
+pub use uapi::*;
+
+use core::arch::asm;
+use core::fmt::{self, Write};
+
+/// Name the program's `fn main() -> u32`: the kernel starts the program at `_start`, on
+/// a fresh stack, and the task exits with what `main` returns.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        extern "C" fn _start() -> ! {
+            $crate::exit($main())
+        }
+    };
+}
+
+/// System call `nr` with up to three arguments.
+fn syscall(nr: u32, a1: u32, a2: u32, a3: u32) -> u32 {
+    let ret: u32;
+    // SAFETY: the kernel reads (never writes) the memory a call names and changes no
+    // register but %eax; it pushes its frame on its own stack, not ours.
+    unsafe {
+        asm!(
+            "int $0x80",
+            inlateout("eax") nr => ret,
+            in("ebx") a1,
+            in("ecx") a2,
+            in("edx") a3,
+            options(att_syntax, nostack),
+        );
+    }
+    ret
+}
+
+/// End this task with status `code`.
+pub fn exit(code: u32) -> ! {
+    syscall(SYS_EXIT, code, 0, 0);
+    unreachable!("the kernel returned from exit")
+}
+
+/// Write `bytes` to the console; returns how many were written.
+pub fn write(bytes: &[u8]) -> u32 {
+    syscall(SYS_WRITE, bytes.as_ptr() as u32, bytes.len() as u32, 0)
+}
+
+/// Let the other tasks run.
+pub fn yield_now() {
+    syscall(SYS_YIELD, 0, 0, 0);
+}
+
+/// Sleep at least `ms` milliseconds.
+pub fn sleep(ms: u32) {
+    syscall(SYS_SLEEP, ms, 0, 0);
+}
+
+/// This task's process id.
+pub fn getpid() -> u32 {
+    syscall(SYS_GETPID, 0, 0, 0)
+}
+
+/// A line being formatted: whatever one `print!` produces goes out in one `write`, so
+/// lines from different tasks do not get mixed up mid-line.
+struct Line {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.buf.len() {
+                write(&self.buf);
+                self.len = 0;
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// What `print!` calls.
+#[doc(hidden)]
+pub fn _print(args: fmt::Arguments) {
+    let mut line = Line { buf: [0; 256], len: 0 };
+    // Line::write_str never fails, and there is nobody to tell if a Display impl does.
+    let _ = line.write_fmt(args);
+    write(&line.buf[..line.len]);
+}
+
+/// Print to the console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::_print(format_args!($($arg)*)) };
+}
+
+/// Print a line to the console.
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => { $crate::_print(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// A panicking program says why and exits with status 101, as a Rust program would.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    println!("panicked: {}", info.message());
+    exit(101)
+}
+
+/// The precompiled `core` names the unwinder's personality routine; nothing unwinds here
+/// (panic = "abort"), so it only has to exist.
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}
+
+// The memory functions the compiler emits calls to (the kernel has its own, in the
+// kit). A plain loop would be recognised and compiled back into a call to itself, so
+// these are single string instructions; %esi is reserved by the compiler on i386 and is
+// swapped in by hand.
+
+/// # Safety
+/// `dest` and `src` are valid for `n` bytes and do not overlap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller's promise; %esi is restored by the second xchg.
+    unsafe {
+        asm!(
+            "xchgl {src}, %esi",
+            "rep movsb",
+            "xchgl {src}, %esi",
+            src = inout(reg) src => _,
+            inout("edi") dest => _,
+            inout("ecx") n => _,
+            options(att_syntax, nostack, preserves_flags),
+        );
+    }
+    dest
+}
+
+/// # Safety
+/// `dest` and `src` are valid for `n` bytes; they may overlap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    if (dest as usize).wrapping_sub(src as usize) >= n {
+        // dest is below src or past its end: a forward copy never reads what it wrote.
+        // SAFETY: the caller's promise.
+        return unsafe { memcpy(dest, src, n) };
+    }
+    // SAFETY: the caller's promise; n > 0 here, so the last bytes exist; the direction
+    // flag is cleared again and %esi restored before returning.
+    unsafe {
+        asm!(
+            "xchgl {src}, %esi",
+            "std",
+            "rep movsb",
+            "cld",
+            "xchgl {src}, %esi",
+            src = inout(reg) src.add(n - 1) => _,
+            inout("edi") dest.add(n - 1) => _,
+            inout("ecx") n => _,
+            options(att_syntax, nostack),
+        );
+    }
+    dest
+}
+
+/// # Safety
+/// `dest` is valid for `n` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
+    // SAFETY: the caller's promise.
+    unsafe {
+        asm!(
+            "rep stosb",
+            inout("edi") dest => _,
+            inout("ecx") n => _,
+            in("eax") c,
+            options(att_syntax, nostack, preserves_flags),
+        );
+    }
+    dest
+}
+
+/// # Safety
+/// `a` and `b` are valid for `n` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    for i in 0..n {
+        // SAFETY: i < n, the caller's promise.
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+    }
+    0
+}
+
+/// # Safety
+/// `a` and `b` are valid for `n` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: the caller's promise.
+    unsafe { memcmp(a, b, n) }
+}
