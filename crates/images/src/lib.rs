@@ -35,8 +35,8 @@ impl Guest {
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
-/// The kernel `lguest` boots when given none.
-pub const DEFAULT: &Guest = &HELLO;
+/// The kernel `lguest` boots when given none: the demo Guest OS.
+pub const DEFAULT: &Guest = &DEMO;
 
 /// The kernel built from binary `name`.
 pub fn by_name(name: &str) -> Option<&'static Guest> {
@@ -86,8 +86,8 @@ mod tests {
     }
 
     #[test]
-    fn the_default_guest_is_hello() {
-        assert_eq!(DEFAULT.name(), "hello");
+    fn the_default_guest_is_the_demo_os() {
+        assert_eq!(DEFAULT.name(), "demo");
     }
 
     #[test]
