@@ -36,7 +36,6 @@ fn halt_with_interrupts_disabled_still_wakes_and_delivers_the_clock() {
 }
 
 #[test]
-#[ignore = "the Host notices irq_enabled and blocked_interrupts only at its next exit; it is to stop right after the write"]
 fn a_pending_interrupt_is_delivered_right_after_the_write_that_allows_it() {
     for variant in ["delivery", "disabled", "blocked"] {
         let line = irqs(variant);

@@ -70,7 +70,7 @@ fn interpreted(path: &Path) -> (Duration, u64, u32) {
     let t = Instant::now();
     loop {
         match cpu.run(u64::MAX) {
-            Exit::SoftInt { vector: 0x80 } => match cpu.reg(Reg::Eax) {
+            Exit::SoftInt { vector: 0x80, .. } => match cpu.reg(Reg::Eax) {
                 4 => {
                     let at = cpu.reg(Reg::Ecx);
                     result = Some(cpu.mem().read_u32(at).expect("result inside RAM"));

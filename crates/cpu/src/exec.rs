@@ -326,12 +326,16 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
                 st.smc = false;
                 match r.err().map(Stop::kind) {
                     None => {
-                        // This instruction wrote to a page holding decoded code: what
-                        // follows in this block may be stale.
+                        // This instruction wrote to a page holding decoded code (what
+                        // follows in this block may be stale), or to a watched page.
                         if i + 1 < len {
                             st.eip = op.next();
                         }
                         done = i + 1;
+                        if st.watch_hit {
+                            st.watch_hit = false;
+                            exit = Some(Exit::WatchedStore);
+                        }
                     }
                     Some(StopKind::Fault(e)) => {
                         st.eip = op.eip;
@@ -341,7 +345,10 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
                     Some(StopKind::Trap(e)) => {
                         st.eip = op.next();
                         done = i + 1;
-                        exit = Some(e);
+                        exit = Some(match e {
+                            Exit::SoftInt { vector, .. } => Exit::SoftInt { vector, len: op.len },
+                            e => e,
+                        });
                     }
                     Some(StopKind::Restart) => {
                         // A long REP yields part-way: it has not retired yet.

@@ -29,8 +29,9 @@ impl fmt::Display for Exception {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// `int n`, `int3` or `into` (with OF set). EIP is already past the instruction, as a
-    /// trap frame needs it. Whether the gate's DPL allows this is the Host's business.
-    SoftInt { vector: u8 },
+    /// trap frame needs it; `len` is the instruction's length, so a Host that decides the
+    /// gate's DPL forbids it can point a #GP at the instruction itself.
+    SoftInt { vector: u8, len: u8 },
     /// A fault. EIP is at the faulting instruction (so it restarts after handling); for
     /// #PF, CR2 holds the faulting linear address.
     Exception(Exception),
@@ -41,6 +42,9 @@ pub enum Exit {
     /// An access (data, instruction fetch or page-table walk) reached a guest-physical
     /// address outside RAM. EIP is at the instruction; nothing was changed by it.
     BadPhysical { addr: u32 },
+    /// An instruction stored to a page the Host is watching
+    /// ([`crate::Vcpu::watch_stores`]). It completed; EIP is at the next instruction.
+    WatchedStore,
 }
 
 impl Exit {
@@ -56,11 +60,12 @@ impl Exit {
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Exit::SoftInt { vector } => write!(f, "int {vector:#x}"),
+            Exit::SoftInt { vector, .. } => write!(f, "int {vector:#x}"),
             Exit::Exception(e) => write!(f, "{e}"),
             Exit::Halt => f.write_str("hlt"),
             Exit::BudgetExhausted => f.write_str("budget exhausted"),
             Exit::BadPhysical { addr } => write!(f, "access to guest-physical {addr:#x} outside RAM"),
+            Exit::WatchedStore => f.write_str("store to a watched page"),
         }
     }
 }
@@ -115,7 +120,8 @@ impl Stop {
 
     const fn with_exit(kind: u64, e: Exit) -> Stop {
         let bits = match e {
-            Exit::SoftInt { vector } => X_SOFT_INT << 4 | (vector as u64) << 8,
+            // The length is filled in by the run loop, which knows the instruction.
+            Exit::SoftInt { vector, .. } => X_SOFT_INT << 4 | (vector as u64) << 8,
             Exit::Exception(Exception { vector, error_code }) => {
                 let code = match error_code {
                     Some(c) => HAS_CODE | (c as u64) << 32,
@@ -124,7 +130,7 @@ impl Stop {
                 X_EXCEPTION << 4 | (vector as u64) << 8 | code
             }
             Exit::Halt => X_HALT << 4,
-            Exit::BudgetExhausted => X_BUDGET << 4,
+            Exit::BudgetExhausted | Exit::WatchedStore => X_BUDGET << 4,
             Exit::BadPhysical { addr } => X_BAD_PHYSICAL << 4 | (addr as u64) << 32,
         };
         Stop::pack(kind | bits)
@@ -145,7 +151,7 @@ impl Stop {
         let vector = (v >> 8) as u8;
         let payload = (v >> 32) as u32;
         let exit = match (v >> 4) & 0xF {
-            X_SOFT_INT => Exit::SoftInt { vector },
+            X_SOFT_INT => Exit::SoftInt { vector, len: 0 },
             X_EXCEPTION => Exit::Exception(Exception {
                 vector,
                 error_code: if v & HAS_CODE != 0 { Some(payload) } else { None },
@@ -210,8 +216,9 @@ mod tests {
 
     #[test]
     fn a_stop_unpacks_to_what_was_packed() {
+        // (A SoftInt's length is not packed: the run loop fills it in from the op.)
         let exits = [
-            Exit::SoftInt { vector: 0x80 },
+            Exit::SoftInt { vector: 0x80, len: 0 },
             Exit::fault(vector::UD),
             Exit::fault_code(vector::PF, 0xFFFF_FFFF),
             Exit::fault_code(vector::GP, 0),

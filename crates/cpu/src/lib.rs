@@ -83,6 +83,12 @@ pub trait Vcpu {
     /// and PDEs point into it, PTE frames into guest RAM. `None` goes back to guest RAM.
     /// Flushes the TLB.
     fn set_page_table_memory(&mut self, mem: Option<PhysMem>);
+    /// Make every store the CPU does to guest-physical page `page_addr` (any address in
+    /// it) end `run` with [`Exit::WatchedStore`] right after the storing instruction, or
+    /// stop doing so. For a Host that must act the moment the Guest changes some shared
+    /// state (lguest: re-enabling interrupts by writing `lguest_data`). Stores by the Host
+    /// itself are not reported.
+    fn watch_stores(&mut self, page_addr: u32, watch: bool);
     /// The separate page-table memory, if any, for the Host to edit. Changing an entry
     /// the TLB may hold needs an [`Vcpu::invlpg`] or [`Vcpu::flush_tlb`], as on hardware.
     fn page_table_memory_mut(&mut self) -> Option<&mut PhysMem>;
@@ -293,5 +299,15 @@ impl Vcpu for Cpu {
 
     fn page_table_memory_mut(&mut self) -> Option<&mut PhysMem> {
         self.st.pt_mem.as_mut()
+    }
+
+    fn watch_stores(&mut self, page_addr: u32, watch: bool) {
+        let page = (page_addr >> 12) as usize;
+        if let Some(w) = self.st.mem.watched.get_mut(page) {
+            if watch && !*w {
+                self.st.tlb.drop_write_tags_for(page_addr & !0xFFF);
+            }
+            *w = watch;
+        }
     }
 }

@@ -29,6 +29,8 @@ pub struct PhysMem {
     pub(crate) is_code: Vec<bool>,
     /// Per page: bumped whenever a code page is written.
     pub(crate) version: Vec<u32>,
+    /// Per page: does the Host want to know when the CPU stores to it?
+    pub(crate) watched: Vec<bool>,
     /// Bumped whenever any code page is written; lets block lookup skip version checks.
     pub(crate) code_gen: u64,
 }
@@ -41,6 +43,7 @@ impl PhysMem {
             bytes: vec![0; pages * PAGE_SIZE as usize],
             is_code: vec![false; pages],
             version: vec![0; pages],
+            watched: vec![false; pages],
             code_gen: 0,
         }
     }
@@ -151,6 +154,13 @@ impl PhysMem {
             return true;
         }
         false
+    }
+
+    /// Whether stores to a page must leave the CPU's fast path (it holds code, or is
+    /// watched).
+    #[inline]
+    pub(crate) fn slow_store(&self, page: usize) -> bool {
+        self.is_code.get(page).copied().unwrap_or(true) || self.watched.get(page).copied().unwrap_or(true)
     }
 
     /// Mark a page as holding decoded code; returns its current version.

@@ -85,7 +85,8 @@ impl Tlb {
         self.generation += 1;
     }
 
-    /// Stop fast-path writes to physical page `phys` (it now holds decoded code).
+    /// Stop fast-path writes to physical page `phys` (it now holds decoded code, or is
+    /// watched).
     pub fn drop_write_tags_for(&mut self, phys_page: u32) {
         for e in self.entries.iter_mut() {
             if e.phys == phys_page {
@@ -209,8 +210,8 @@ impl State {
         if w.phys_page as u64 + PAGE_SIZE as u64 > self.mem.size() as u64 {
             return Err(Stop::fault(Exit::BadPhysical { addr: phys }));
         }
-        let code = self.mem.is_code[(w.phys_page >> 12) as usize];
-        let wtag = if w.writable && w.dirty && !code { page } else { TLB_INVALID };
+        let slow = self.mem.slow_store((w.phys_page >> 12) as usize);
+        let wtag = if w.writable && w.dirty && !slow { page } else { TLB_INVALID };
         // Replacing another page's entry needs no invalidation of cached blocks: like a
         // hardware TLB, ours may keep using a translation until software invalidates it.
         self.tlb.entries[idx] = TlbEntry { rtag: page, wtag, phys: w.phys_page };

@@ -51,6 +51,8 @@ pub(crate) struct State {
     pub tlb: Tlb,
     /// Set when a store hit a page holding decoded code: the current block must stop.
     pub smc: bool,
+    /// Set (with `smc`) when a store hit a watched page: `run` returns after it.
+    pub watch_hit: bool,
     /// Instructions retired so far (counted at block granularity, exact at exits).
     pub retired: u64,
     pub tsc_mode: TscMode,
@@ -78,6 +80,7 @@ impl State {
             pt_mem: None,
             tlb: Tlb::new(),
             smc: false,
+            watch_hit: false,
             retired: 0,
             tsc_mode: TscMode::Instructions,
             tsc_start: std::time::Instant::now(),
@@ -152,8 +155,14 @@ impl State {
 
     /// Load CS with an already-checked cache; CPL follows its RPL.
     pub fn load_cs(&mut self, seg: Segment) {
+        let old = &self.segs[SegReg::Cs as usize];
+        // Cached blocks depend on CS's base, limit and default size (and, through their
+        // own key, on CPL 3 or not): reloading the same segment, as every trap into the
+        // Guest kernel does, must not make them all re-validate.
+        if old.base != seg.base || old.limit != seg.limit || old.big() != seg.big() || old.is_null() {
+            self.cs_gen += 1;
+        }
         self.segs[SegReg::Cs as usize] = seg;
-        self.cs_gen += 1;
         self.set_cpl(seg.rpl());
     }
 
@@ -171,6 +180,11 @@ impl State {
         let last = ((phys + bytes.len() as u32 - 1) >> 12) as usize;
         if self.mem.note_write_page(page) | (last != page && self.mem.note_write_page(last)) {
             self.smc = true;
+        }
+        let watched = |m: &crate::mem::PhysMem, p: usize| m.watched.get(p).copied().unwrap_or(false);
+        if watched(&self.mem, page) || (last != page && watched(&self.mem, last)) {
+            self.smc = true;
+            self.watch_hit = true;
         }
         let p = phys as usize;
         if let Some(dst) = self.mem.bytes.get_mut(p..p + bytes.len()) {
@@ -326,7 +340,7 @@ impl State {
         let bytes = v.to_le_bytes();
         if r.split == N {
             let p = r.first as usize;
-            if !self.mem.is_code[p >> 12]
+            if !self.mem.slow_store(p >> 12)
                 && let Some(b) = self.mem.bytes.get_mut(p..p + N as usize)
             {
                 b.copy_from_slice(&bytes[..N as usize]);

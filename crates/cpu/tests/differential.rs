@@ -1598,7 +1598,7 @@ fn run_ours(p: &Program, mode: Mode) -> Vec<Result<Vec<u8>, String>> {
     loop {
         let exit = cpu.run(if let Mode::Stepping = mode { 1 } else { 1 << 20 });
         match exit {
-            Exit::SoftInt { vector: 0x80 } => match cpu.reg(Reg::Eax) {
+            Exit::SoftInt { vector: 0x80, .. } => match cpu.reg(Reg::Eax) {
                 4 => {
                     let (addr, len) = (cpu.reg(Reg::Ecx), cpu.reg(Reg::Edx));
                     let i = ((addr - p.data_base) / REC) as usize;

@@ -115,7 +115,7 @@ fn run_stream(cfg: Config, rng: &mut Rng, bytes: &[u8]) -> Vec<Exit> {
             }
             Exit::Exception(_) => cpu.set_eip(cpu.eip().wrapping_add(1)),
             Exit::BadPhysical { .. } => cpu.set_eip(at.wrapping_add(rng.below(STREAM_LEN as u32))),
-            Exit::Halt | Exit::SoftInt { .. } | Exit::BudgetExhausted => {}
+            Exit::Halt | Exit::SoftInt { .. } | Exit::BudgetExhausted | Exit::WatchedStore => {}
         }
         // The CPU must stay usable for the Host whatever happened.
         let _ = cpu.segment(SegReg::Cs);
@@ -130,6 +130,7 @@ fn kind(e: &Exit) -> String {
         Exit::Halt => "hlt".into(),
         Exit::BudgetExhausted => "budget".into(),
         Exit::BadPhysical { .. } => "bad-physical".into(),
+        Exit::WatchedStore => "watched-store".into(),
     }
 }
 

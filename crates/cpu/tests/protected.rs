@@ -122,7 +122,7 @@ fn exc_no_code(v: u8) -> Exit {
     Exit::Exception(Exception { vector: v, error_code: None })
 }
 
-const DONE: Exit = Exit::SoftInt { vector: 0x80 };
+const DONE: Exit = Exit::SoftInt { vector: 0x80, len: 2 };
 
 fn gp(code: u32) -> Exit {
     exc(vector::GP, code)
@@ -1172,12 +1172,12 @@ fn x87_instructions_raise_nm_when_cr0_em_is_set() {
 fn int_n_int3_and_into_end_run_with_eip_past_the_instruction() {
     let mut cpu = machine(3);
     raw(&mut cpu, &[0xCD, 0x30]);
-    assert_eq!(cpu.run(10), Exit::SoftInt { vector: 0x30 });
+    assert_eq!(cpu.run(10), Exit::SoftInt { vector: 0x30, len: 2 });
     assert_eq!(cpu.eip(), CODE + 2);
 
     let mut cpu = machine(3);
     raw(&mut cpu, &[0xCC]);
-    assert_eq!(cpu.run(10), Exit::SoftInt { vector: 3 });
+    assert_eq!(cpu.run(10), Exit::SoftInt { vector: 3, len: 1 });
     assert_eq!(cpu.eip(), CODE + 1);
 
     // INTO traps only with OF set.
@@ -1187,7 +1187,7 @@ fn int_n_int3_and_into_end_run_with_eip_past_the_instruction() {
     let mut cpu = machine(3);
     cpu.set_eflags(0x2 | eflags::OF);
     raw(&mut cpu, &[0xCE]);
-    assert_eq!(cpu.run(10), Exit::SoftInt { vector: 4 });
+    assert_eq!(cpu.run(10), Exit::SoftInt { vector: 4, len: 1 });
     assert_eq!(cpu.eip(), CODE + 1);
 }
 
@@ -1418,4 +1418,76 @@ fn clts_at_ring_0_clears_cr0_ts_and_lmsw_cannot_leave_protected_mode() {
     assert_eq!(cpu.run(10), DONE);
     assert_eq!(cpu.cr0() & (cr::CR0_TS | cr::CR0_PE), cr::CR0_PE);
     assert_eq!(cpu.reg(Reg::Ebx), cpu.cr0());
+}
+
+// ---- watched pages (for a Host that must act when the Guest writes shared state) ----
+
+const WATCHED: u32 = 0x5000;
+
+#[test]
+fn a_store_to_a_watched_page_ends_run_right_after_the_storing_instruction() {
+    let mut cpu = machine(1);
+    let code = program(&mut cpu, |a| {
+        a.mov(eax, 0x1234)?;
+        a.mov(dword_ptr(WATCHED + 0x10), eax)?;
+        a.mov(ebx, 7)?;
+        Ok(())
+    });
+    cpu.watch_stores(WATCHED, true);
+    assert_eq!(cpu.run(100), Exit::WatchedStore);
+    assert_eq!(cpu.mem().read_u32(WATCHED + 0x10).unwrap(), 0x1234, "the store itself happened");
+    assert_eq!(cpu.reg(Reg::Ebx), 0, "nothing after it ran");
+    // EIP is at the instruction after the store: 5 bytes of mov eax + 5 of the store.
+    assert_eq!(cpu.eip(), CODE + 10);
+    assert_eq!(cpu.run(100), DONE);
+    assert_eq!(cpu.reg(Reg::Ebx), 7);
+    assert!(code.len() > 10);
+}
+
+#[test]
+fn read_modify_write_and_string_stores_to_a_watched_page_are_reported_too() {
+    let mut cpu = machine(1);
+    program(&mut cpu, |a| {
+        a.add(dword_ptr(WATCHED), 1)?;
+        a.mov(edi, WATCHED + 0x20)?;
+        a.stosd()?;
+        Ok(())
+    });
+    cpu.watch_stores(WATCHED, true);
+    assert_eq!(cpu.run(100), Exit::WatchedStore, "add to memory");
+    assert_eq!(cpu.run(100), Exit::WatchedStore, "stosd");
+    assert_eq!(cpu.run(100), DONE);
+    assert_eq!(cpu.mem().read_u32(WATCHED).unwrap(), 1);
+}
+
+#[test]
+fn loads_and_stores_elsewhere_do_not_stop_a_watching_cpu() {
+    let mut cpu = machine(1);
+    program(&mut cpu, |a| {
+        a.mov(eax, dword_ptr(WATCHED))?;
+        a.mov(dword_ptr(WATCHED + 0x1000), eax)?;
+        Ok(())
+    });
+    cpu.watch_stores(WATCHED, true);
+    assert_eq!(cpu.run(100), DONE);
+}
+
+#[test]
+fn unwatching_a_page_lets_stores_through_without_stopping() {
+    let mut cpu = machine(1);
+    program(&mut cpu, |a| {
+        a.mov(dword_ptr(WATCHED), 5)?;
+        a.mov(dword_ptr(WATCHED + 4), 6)?;
+        Ok(())
+    });
+    cpu.watch_stores(WATCHED, true);
+    // A first run caches the page's translation while it is watched...
+    assert_eq!(cpu.run(100), Exit::WatchedStore);
+    cpu.watch_stores(WATCHED, false);
+    assert_eq!(cpu.run(100), DONE);
+    assert_eq!(cpu.mem().read_u32(WATCHED + 4).unwrap(), 6);
+    // ...and watching again applies to translations already in the TLB.
+    cpu.set_eip(CODE);
+    cpu.watch_stores(WATCHED, true);
+    assert_eq!(cpu.run(100), Exit::WatchedStore);
 }

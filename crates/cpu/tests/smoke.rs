@@ -23,7 +23,7 @@ fn a_loop_sums_and_stops_at_int() {
     let code = [0xB9, 10, 0, 0, 0, 0x31, 0xC0, 0x01, 0xC8, 0x49, 0x75, 0xFB, 0xCD, 0x80];
     let mut cpu = flat_cpu(&code);
     let exit = cpu.run(1000);
-    assert_eq!(exit, Exit::SoftInt { vector: 0x80 });
+    assert_eq!(exit, Exit::SoftInt { vector: 0x80, len: 2 });
     assert_eq!(cpu.reg(Reg::Eax), 55);
     assert_eq!(cpu.eip(), 0x1000 + code.len() as u32);
 }
@@ -33,7 +33,7 @@ fn push_call_ret() {
     // call f; int 0x80; f: push 7; pop eax; ret
     let code = [0xE8, 2, 0, 0, 0, 0xCD, 0x80, 0x6A, 7, 0x58, 0xC3];
     let mut cpu = flat_cpu(&code);
-    assert_eq!(cpu.run(100), Exit::SoftInt { vector: 0x80 });
+    assert_eq!(cpu.run(100), Exit::SoftInt { vector: 0x80, len: 2 });
     assert_eq!(cpu.reg(Reg::Eax), 7);
     assert_eq!(cpu.reg(Reg::Esp), 0x8000);
 }

@@ -95,8 +95,8 @@ pub struct Guest {
     pub(crate) halted: bool,
     /// When the one-shot clock fires (LHCALL_SET_CLOCKEVENT).
     pub(crate) clockevent: Option<Instant>,
-    /// Progress (instructions + exits) at the last look at the clock.
-    pub(crate) last_clock_check: u64,
+    /// Progress (instructions + exits) at which to look at the clock next.
+    pub(crate) next_clock_check: u64,
     /// Exits from the CPU so far.
     pub(crate) exits: u64,
     /// The shadow page tables (their memory is the CPU's page-table memory).
@@ -109,6 +109,11 @@ pub struct Guest {
     pub(crate) events: Events,
     /// The Guest bound console buffers since we last tried to deliver input.
     pub(crate) console_input_ready: bool,
+    /// The CPU stops after stores to lguest_data (an interrupt waits for the Guest to
+    /// unmask it).
+    pub(crate) watching_lguest_data: bool,
+    /// An interrupt waits for the Guest to leave its no-interrupt window: run in short steps.
+    pub(crate) short_slice: bool,
 }
 
 impl Guest {
@@ -139,12 +144,14 @@ impl Guest {
             irqs_pending: 0,
             halted: false,
             clockevent: None,
-            last_clock_check: 0,
+            next_clock_check: 0,
             exits: 0,
             shadow: Shadow::new(),
             bindings: NO_BINDINGS,
             events,
             console_input_ready: false,
+            watching_lguest_data: false,
+            short_slice: false,
             devices: Devices::default(),
         };
         guest.init_shadow(layout.pgdir);

@@ -53,6 +53,36 @@ pub(crate) struct KernelStack {
     pub pages: u32,
 }
 
+/// What is being delivered, for the message if delivery fails (formatted only then, so
+/// delivering allocates nothing).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Cause {
+    Exception(Exception),
+    SoftInt(u8),
+    Irq(u32),
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Exception(e) => write!(f, "{e}"),
+            Cause::SoftInt(v) => write!(f, "int {v:#x}"),
+            Cause::Irq(n) => write!(f, "irq {n}"),
+        }
+    }
+}
+
+/// Why a pending interrupt was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    /// It was delivered, or none is pending.
+    No,
+    /// The Guest has interrupts disabled or the IRQ blocked.
+    Masked,
+    /// The Guest is inside its no-interrupt window.
+    InWindow,
+}
+
 /// Vectors whose IDT entries the Guest may not set, as in 2.6.23: NMI, double fault and
 /// the spurious-interrupt vector never reach it, and the hypercall vector is the Host's.
 /// Attempts are ignored (a Linux Guest fills every vector at boot).
@@ -149,7 +179,7 @@ impl Guest {
                 trace!(target: "lguest::trap", "  reflect {e} to {:#x}", gate.offset);
                 let code =
                     if vector::has_error_code(e.vector) { Some(e.error_code.unwrap_or(0)) } else { None };
-                self.set_guest_interrupt(gate, code, &e.to_string())
+                self.set_guest_interrupt(gate, code, Cause::Exception(e))
             }
             _ => Err(self.unhandled(e)),
         }
@@ -165,7 +195,7 @@ impl Guest {
         let fault = match gate {
             Some(g) if cpl <= g.dpl => {
                 trace!(target: "lguest::trap", "  int {v:#x} to {:#x}", g.offset);
-                return self.set_guest_interrupt(g, None, &format!("int {v:#x}"));
+                return self.set_guest_interrupt(g, None, Cause::SoftInt(v));
             }
             // The hypercall gate exists with DPL 1; other vectors without a gate are
             // not present.
@@ -190,23 +220,8 @@ impl Guest {
         self.deliver_exception(fault)
     }
 
-    /// How long the software-interrupt instruction that just trapped to `v` was: `int3`
-    /// (CC) and `into` (CE) are one byte, `int $n` (CD n) two. EIP is past it, so the byte
-    /// before EIP tells them apart: for `int $3` or `int $4` it is the vector itself.
-    pub(crate) fn soft_int_len(&mut self, v: u8) -> u8 {
-        let one_byte = match v {
-            3 => 0xCC,
-            4 => 0xCE,
-            _ => return 2,
-        };
-        let lin = self.cpu.segment(SegReg::Cs).base.wrapping_add(self.cpu.eip().wrapping_sub(1));
-        let byte =
-            self.guest_virt_to_phys(lin, false).ok().flatten().and_then(|p| self.mem().read_u8(p).ok());
-        if byte == Some(one_byte) { 1 } else { 2 }
-    }
-
     /// Push a trap frame for `gate` and jump to it (lguest's `set_guest_interrupt`).
-    pub(crate) fn set_guest_interrupt(&mut self, gate: Gate, err: Option<u32>, what: &str) -> Res {
+    pub(crate) fn set_guest_interrupt(&mut self, gate: Gate, err: Option<u32>, what: Cause) -> Res {
         let from_user = self.cpu.cpl() != 1;
         let old_ss = self.cpu.segment(SegReg::Ss);
         let old_esp = self.cpu.reg(Reg::Esp);
@@ -292,37 +307,69 @@ impl Guest {
     /// Virtual interrupts (lguest's `maybe_do_interrupt`): called before every entry to
     /// the Guest. Delivers the lowest pending IRQ if the Guest has interrupts enabled, has
     /// not blocked it, and is not inside its no-interrupt window.
+    ///
+    /// When an IRQ waits only because the Guest masked it (irq_enabled clear, or the IRQ
+    /// blocked), the Guest can unmask it with a plain store to `lguest_data`; so we ask the
+    /// CPU to stop right after any store to that page, and the interrupt arrives before the
+    /// Guest's next instruction, as it would on hardware after `sti`. Inside the
+    /// no-interrupt window (a few instructions of the Guest's iret path) we run the CPU in
+    /// short steps instead, to catch the moment it leaves.
     pub(crate) fn maybe_do_interrupt(&mut self) -> Res {
+        let held = self.deliver_pending_interrupt()?;
+        self.watch_lguest_data(held == Held::Masked);
+        self.short_slice = held == Held::InWindow;
+        Ok(())
+    }
+
+    fn deliver_pending_interrupt(&mut self) -> Res<Held> {
         if self.irqs_pending == 0 {
-            return Ok(());
+            return Ok(Held::No);
         }
-        let Some(ld) = self.lguest_data else { return Ok(()) };
+        let Some(ld) = self.lguest_data else { return Ok(Held::No) };
         let blocked = self.read_u32("lguest_data", ld.offset(OFF_BLOCKED_INTERRUPTS))?;
         let deliverable = self.irqs_pending & !blocked;
         if deliverable == 0 {
-            return Ok(());
+            return Ok(Held::Masked);
         }
         let irq = deliverable.trailing_zeros();
         let eip = self.cpu.eip();
         let noirq_start = self.read_u32("lguest_data", ld.offset(OFF_NOIRQ_START))?;
         let noirq_end = self.read_u32("lguest_data", ld.offset(OFF_NOIRQ_END))?;
         if eip >= noirq_start && eip < noirq_end {
-            return Ok(());
+            return Ok(Held::InWindow);
         }
         if self.halted {
             // An interrupt ends a HALT, whatever irq_enabled said (as in 2.6.23).
             self.write_u32("lguest_data irq_enabled", ld.offset(OFF_IRQ_ENABLED), X86_EFLAGS_IF)?;
             self.halted = false;
         } else if self.read_u32("lguest_data", ld.offset(OFF_IRQ_ENABLED))? & X86_EFLAGS_IF == 0 {
-            return Ok(());
+            return Ok(Held::Masked);
         }
         let vector = FIRST_EXTERNAL_VECTOR as usize + irq as usize;
         if let Some(gate) = self.idt[vector] {
             self.irqs_pending &= !(1 << irq);
             trace!(target: "lguest::irq", "irq {irq} to {:#x} at eip={eip:#x}", gate.offset);
-            self.set_guest_interrupt(gate, None, &format!("irq {irq}"))?;
+            self.set_guest_interrupt(gate, None, Cause::Irq(irq))?;
         }
-        Ok(())
+        // (With no handler installed yet the IRQ stays pending, as in 2.6.23; installing
+        // one is a hypercall, after which we look again.)
+        Ok(Held::No)
+    }
+
+    /// Stop the CPU after any store to the page(s) of `lguest_data`, or stop doing so.
+    fn watch_lguest_data(&mut self, on: bool) {
+        if on == self.watching_lguest_data {
+            return;
+        }
+        if let Some(ld) = self.lguest_data {
+            let first = ld.0 & !(PAGE_SIZE - 1);
+            let last = (ld.0 + abi::LGUEST_DATA_SIZE - 1) & !(PAGE_SIZE - 1);
+            self.cpu.watch_stores(first, on);
+            if last != first {
+                self.cpu.watch_stores(last, on);
+            }
+        }
+        self.watching_lguest_data = on;
     }
 
     /// Raise virtual IRQ `irq`.

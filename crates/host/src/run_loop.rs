@@ -17,6 +17,10 @@ use cpu::{Exit, Vcpu};
 /// Instructions per slice: a fraction of a millisecond of Guest time.
 pub const SLICE: u64 = 100_000;
 
+/// Instructions per run while an interrupt waits for the Guest to leave its no-interrupt
+/// window (its iret path is a handful of instructions).
+const NOIRQ_STEP: u64 = 8;
+
 impl Guest {
     /// Run the Guest to the end.
     pub fn run(&mut self) -> Outcome {
@@ -24,13 +28,13 @@ impl Guest {
             if let Err(end) = self.before_entry() {
                 break (end, self.cpu.eip());
             }
-            let exit = self.cpu.run(SLICE);
+            let budget = if self.short_slice { NOIRQ_STEP } else { self.clock_budget().min(SLICE) };
+            let exit = self.cpu.run(budget);
             self.exits += 1;
             let mut eip = self.cpu.eip();
-            if let Exit::SoftInt { vector: LGUEST_TRAP_ENTRY } = exit {
-                // A death during a hypercall happened *at* the `int $0x1f`, which is two
-                // bytes (CD 1F) before where EIP now points.
-                eip = eip.wrapping_sub(2);
+            if let Exit::SoftInt { vector: LGUEST_TRAP_ENTRY, len } = exit {
+                // A death during a hypercall happened *at* the `int $0x1f`.
+                eip = eip.wrapping_sub(len as u32);
             }
             if let Err(end) = self.handle_exit(exit) {
                 break (end, eip);
@@ -58,13 +62,12 @@ impl Guest {
 
     fn handle_exit(&mut self, exit: Exit) -> Res {
         match exit {
-            Exit::SoftInt { vector } if vector == LGUEST_TRAP_ENTRY && self.cpu.cpl() == 1 => {
+            Exit::SoftInt { vector, .. } if vector == LGUEST_TRAP_ENTRY && self.cpu.cpl() == 1 => {
                 self.do_hypercalls()
             }
-            Exit::SoftInt { vector } => {
-                let len = self.soft_int_len(vector);
-                self.deliver_soft_interrupt(vector, len)
-            }
+            Exit::SoftInt { vector, len } => self.deliver_soft_interrupt(vector, len),
+            // The Guest wrote to lguest_data while an interrupt waited: look again.
+            Exit::WatchedStore => Ok(()),
             Exit::Exception(e) => self.trap(e),
             Exit::BudgetExhausted => {
                 self.check_clock(true);

@@ -20,6 +20,10 @@ pub const CLOCK_IRQ: u32 = 0;
 /// Look at the clock at least this often, in Guest instructions (plus one per exit).
 pub const TIME_CHECK_INSNS: u64 = 50_000;
 
+/// A low estimate of how many Guest instructions run per nanosecond, used to stop the CPU
+/// about when the clock event is due rather than up to a slice later.
+const INSNS_PER_NS: f64 = 0.2;
+
 impl Guest {
     /// LHCALL_SET_CLOCKEVENT.
     pub(crate) fn set_clockevent(&mut self, delta_ns: u32) {
@@ -27,24 +31,42 @@ impl Guest {
             0 => None,
             d => Some(Instant::now() + Duration::from_nanos(d.max(LG_CLOCK_MIN_DELTA) as u64)),
         };
+        // Work out afresh when to look next.
+        self.next_clock_check = 0;
         trace!(target: "lguest::irq", "  clock event in {delta_ns} ns");
     }
 
-    /// Raise the clock IRQ if its time has come. Cheap unless it is time to look (every
-    /// [`TIME_CHECK_INSNS`] of progress, or when `force`d); returns whether it looked.
+    /// Raise the clock IRQ if its time has come (reading the clock only while an event is
+    /// armed). Returns whether this is also a periodic moment (every [`TIME_CHECK_INSNS`] of
+    /// progress, or when `force`d) for other slow work.
     pub(crate) fn check_clock(&mut self, force: bool) -> bool {
-        let now_insns = self.insns_and_exits();
-        if !force && now_insns.wrapping_sub(self.last_clock_check) < TIME_CHECK_INSNS {
-            return false;
+        let progress = self.insns_and_exits();
+        let periodic = force || progress >= self.next_clock_check;
+        let mut next = TIME_CHECK_INSNS;
+        if let Some(deadline) = self.clockevent {
+            // An armed clock is looked at on every entry, not just periodically: a Guest
+            // waiting for it with interrupts masked must find it pending as soon as it is
+            // due, even if the Launcher was descheduled in between.
+            let now = Instant::now();
+            if now >= deadline {
+                self.clockevent = None;
+                self.trigger_irq(CLOCK_IRQ);
+            } else {
+                // Run the CPU no longer than until about when it is due.
+                let ns = (deadline - now).as_nanos() as f64;
+                next = next.min((ns * INSNS_PER_NS) as u64 + 1);
+                self.next_clock_check = self.next_clock_check.min(progress + next);
+            }
         }
-        self.last_clock_check = now_insns;
-        if let Some(deadline) = self.clockevent
-            && Instant::now() >= deadline
-        {
-            self.clockevent = None;
-            self.trigger_irq(CLOCK_IRQ);
+        if periodic {
+            self.next_clock_check = progress + next;
         }
-        true
+        periodic
+    }
+
+    /// How many instructions the CPU may run before the Host should look at the clock.
+    pub(crate) fn clock_budget(&self) -> u64 {
+        self.next_clock_check.saturating_sub(self.insns_and_exits()).max(1)
     }
 
     /// A measure of Guest progress for pacing clock checks: instructions retired plus

@@ -96,12 +96,12 @@ pub(crate) fn jecxz(st: &mut State, op: &Op) -> Res {
 
 /// INT n (and INT3, decoded with n = 3): the Host decides what it means.
 pub(crate) fn int_n(_: &mut State, op: &Op) -> Res {
-    Err(Stop::trap(Exit::SoftInt { vector: op.imm as u8 }))
+    Err(Stop::trap(Exit::SoftInt { vector: op.imm as u8, len: op.len }))
 }
 
-pub(crate) fn into(st: &mut State, _: &Op) -> Res {
+pub(crate) fn into(st: &mut State, op: &Op) -> Res {
     if st.cc.of() {
-        return Err(Stop::trap(Exit::SoftInt { vector: vector::OF }));
+        return Err(Stop::trap(Exit::SoftInt { vector: vector::OF, len: op.len }));
     }
     Ok(())
 }

@@ -131,9 +131,10 @@ fn blocked() {
 }
 
 unsafe extern "C" {
-    /// Make hypercalls inside [noirq_test_start, noirq_test_end) until the TSC's low word
-    /// passes `deadline`, then one more outside it.
-    fn noirq_spin(deadline: u32);
+    /// Enable interrupts (store 0x200 at `irq_enabled`) and make hypercalls, all inside
+    /// [noirq_test_start, noirq_test_end), until the TSC's low word passes `deadline`;
+    /// then one more hypercall outside it.
+    fn noirq_spin(deadline: u32, irq_enabled: *mut u32);
     static noirq_test_start: u8;
     static noirq_test_end: u8;
     static noirq_test_after_hcall: u8;
@@ -145,7 +146,9 @@ core::arch::global_asm!(
     .global noirq_spin, noirq_test_start, noirq_test_end, noirq_test_after_hcall
 noirq_spin:
     movl 4(%esp), %ecx
+    movl 8(%esp), %edx
 noirq_test_start:
+    movl $0x200, (%edx)
 1:  movl $0, %eax
     int $0x1f
     rdtsc
@@ -177,11 +180,11 @@ fn noirq() {
     set_noirq_window(start, end);
     clock::set_clockevent(100_000);
     clock::spin_until(clock::now_ns() + 200_000);
-    irq::enable();
-    // Interrupts are on and IRQ 0 is pending, but we are inside the window.
+    // IRQ 0 is pending; noirq_spin turns interrupts on only once inside the window.
     let deadline = (guest::rdtsc() as u32).wrapping_add(HOLD_NS as u32);
-    // SAFETY: plain code that makes FLUSH_ASYNC hypercalls.
-    unsafe { noirq_spin(deadline) };
+    let irq_enabled = (lguest_data::as_ptr() as u32 + OFF_IRQ_ENABLED) as *mut u32;
+    // SAFETY: plain code that writes irq_enabled and makes FLUSH_ASYNC hypercalls.
+    unsafe { noirq_spin(deadline, irq_enabled) };
     set_noirq_window(kit_window.0, kit_window.1);
     let s = seen();
     check!(s.len() == 1, "expected IRQ 0 once, it came {} times", s.len());
