@@ -88,7 +88,7 @@ impl Disk {
 
     /// Size of the disk in sectors, as the Launcher wrote it.
     pub fn num_sectors(&self) -> u32 {
-        // SAFETY: the page is the device's, mapped by the boot page tables.
+        // SAFETY: the page is the device's, which the kernel's page tables map (crate::bus).
         unsafe { (&raw const (*self.page).num_sectors).read_volatile() }
     }
 

@@ -7,9 +7,10 @@
 //! tells the Launcher how far it got by setting status bits in its descriptor:
 //! ACKNOWLEDGE (seen), DRIVER (have a driver), DRIVER_OK (ready), or FAILED.
 //!
-//! Device pages lie above RAM, so they are reachable through the Launcher's boot page
-//! tables (which map all of guest memory at PAGE_OFFSET + physical) but not through
-//! `paging::init`'s, which map RAM only.
+//! Device pages lie above RAM, from the device page up to the end of the last device's
+//! pages ([`pages_end`]). The Launcher's boot page tables map them at PAGE_OFFSET +
+//! physical, and so do `paging::init`'s, so drivers reach them the same way before and
+//! after a kernel switches to its own page tables.
 
 use crate::{boot, phys_to_virt};
 use abi::{DEVICE_DESC_SIZE, LGUEST_MAX_DEVICES, LguestDeviceDesc, PAGE_SIZE};
@@ -30,7 +31,8 @@ impl Device {
     /// Its descriptor, as the Launcher wrote it.
     pub fn descriptor(&self) -> LguestDeviceDesc {
         // SAFETY: `index` came from `find`, so the descriptor is in the device page,
-        // which the boot page tables map; volatile because the Launcher shares it.
+        // which the kernel's page tables map (see the module comment); volatile because
+        // the Launcher shares it.
         unsafe { self.desc().read_volatile() }
     }
 
@@ -70,4 +72,16 @@ pub fn find(kind: u16, nth: usize) -> Option<Device> {
         .take_while(|d| d.descriptor().r#type != 0)
         .filter(|d| d.descriptor().r#type == kind)
         .nth(nth)
+}
+
+/// The end (guest-physical, exclusive) of the device page and of every device's pages:
+/// what a kernel's page tables must map above RAM for the drivers to keep working.
+pub fn pages_end() -> u32 {
+    let page = boot::info().device_page;
+    (0..LGUEST_MAX_DEVICES as u32)
+        .map(|index| Device { index }.descriptor())
+        .take_while(|d| d.r#type != 0)
+        .filter(|d| d.num_pages != 0)
+        .map(|d| (d.pfn + u32::from(d.num_pages)) * PAGE_SIZE)
+        .fold(page + PAGE_SIZE, u32::max)
 }

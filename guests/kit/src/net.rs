@@ -20,7 +20,7 @@
 //! that tells the Launcher to look at the slot again.
 //!
 //! The buffers are statics, so there is one open device at a time. Device pages lie above
-//! RAM: this driver reaches them through the boot page tables (see [`crate::bus`]).
+//! RAM, where the boot page tables and `paging::init`'s both map them (see [`crate::bus`]).
 
 use crate::bus::{self, Device};
 use crate::dma::{bind_dma, dma_from, send_dma};
@@ -244,8 +244,8 @@ impl Net {
         if self.promisc {
             m[0] |= LGUEST_NET_PROMISC;
         }
-        // SAFETY: our slot is inside the device's page (checked at open), mapped by the
-        // boot page tables; volatile because the Launcher reads it.
+        // SAFETY: our slot is inside the device's page (checked at open), which the
+        // kernel's page tables map (crate::bus); volatile because the Launcher reads it.
         unsafe { self.slot(self.me).write_volatile(m) };
     }
 

@@ -12,7 +12,8 @@
 //!
 //! Page directories and entries are named by guest-physical address. Kernel mappings (at
 //! and above [`PAGE_OFFSET`]) are the same in every address space: [`init`] builds them
-//! once, mapping all of RAM there, and every [`PageDir`] shares those page tables.
+//! once, mapping all of RAM and the device pages above it there, and every [`PageDir`]
+//! shares those page tables.
 //! Mapping at or above the reserved top of memory, or a page outside guest memory, is
 //! Sudden Death.
 //!
@@ -23,7 +24,7 @@
 
 use crate::hcall::{async_hcall, flush_async, hcall};
 use crate::page_alloc::{self, alloc_page, free_page};
-use crate::{Global, boot, crash_fmt, irq, phys_to_virt};
+use crate::{Global, boot, bus, crash_fmt, irq, phys_to_virt};
 use abi::{Hcall, PAGE_OFFSET, PAGE_SIZE};
 
 /// Page-table entry bits.
@@ -61,19 +62,21 @@ static LAZY: Global<bool> = Global::new(false);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageDir(pub u32);
 
-/// Build the kernel's page tables — all of RAM at [`PAGE_OFFSET`] + physical, nothing
-/// else — and switch to them (`LHCALL_NEW_PGTABLE`). The Launcher's boot page tables, and
-/// the rest of its boot data above `usable_end`, are then free RAM for [`page_alloc`].
-/// Call once, early: code still using the boot identity map (virtual == physical) stops
-/// working.
+/// Build the kernel's page tables — all of RAM at [`PAGE_OFFSET`] + physical, and the
+/// device pages just above it ([`bus::pages_end`]), so the drivers keep working — and
+/// switch to them (`LHCALL_NEW_PGTABLE`). The Launcher's boot page tables, and the rest
+/// of its boot data above `usable_end`, are then free RAM for [`page_alloc`]. Call once,
+/// early: code still using the boot identity map (virtual == physical) stops working.
 pub fn init() -> PageDir {
     let mem = boot::mem_size();
+    // Read while the boot page tables still map the device page.
+    let end = bus::pages_end().max(mem);
     let pgdir = PageDir(alloc_page());
-    for t in 0..mem.div_ceil(4 << 20) {
+    for t in 0..end.div_ceil(4 << 20) {
         let table = alloc_page();
         for i in 0..ENTRIES {
             let frame = (t * ENTRIES + i) * PAGE_SIZE;
-            if frame < mem {
+            if frame < end {
                 write_entry(table, i, frame | KERNEL_PTE);
             }
         }
