@@ -29,7 +29,8 @@
 //! one-shot timer), [`gdt`] (its own GDT and TLS entries), [`paging`] and [`page_alloc`]
 //! (its own page tables, announced to the Host), and [`usermode`] (ring 3).
 //! Devices on the lguest bus are found, and their status handshake done, with [`bus`];
-//! [`block`] drives a disk.
+//! [`console`] also reads console input, [`block`] drives a disk, [`net`] a network
+//! device and [`inet`] speaks a little IPv4 over it.
 //!
 //! Module names follow the ABI (`abi`) and the 2.6.23 Guest code they stand in for.
 #![no_std]
