@@ -10,14 +10,15 @@
 //!    its page-table updates batched through the async ring (`task.rs`, `elf.rs`);
 //! 4. runs the tasks at CPL 3, round-robin, preempted by the clock (`sched.rs`); one of
 //!    them faults on purpose and is killed while the others finish;
-//! 5. prints a summary and powers off.
-//!
-//! A console shell (issue 5) will fit in as one more task — a user program reading the
-//! console through a `read` system call that blocks it until input arrives — started
-//! instead of powering off when the command line asks for it.
+//! 5. prints a summary and powers off — or, when the command line has the word `shell`,
+//!    starts the shell first (`user/shell.rs`): one more task, reading the console through
+//!    a `read` system call that puts it to sleep until input arrives, and using the disk
+//!    and the network through system calls (`syscall.rs`, `devices.rs`). The demo powers
+//!    off when the shell exits (`exit`, or the end of its input).
 #![no_std]
 #![no_main]
 
+mod devices;
 mod elf;
 mod fault;
 mod sched;
@@ -26,7 +27,7 @@ mod task;
 mod uapi;
 mod user;
 
-use guest::{BootInfo, clock, gdt, paging, println};
+use guest::{BootInfo, boot, clock, gdt, paging, println};
 
 guest::entry!(kmain);
 
@@ -44,6 +45,7 @@ fn kmain(boot: &'static BootInfo) -> ! {
 
     paging::init();
     println!("demo: running on our own page tables: RAM at {:#x}, kernel-only", guest::abi::PAGE_OFFSET);
+    devices::init();
 
     for program in user::PROGRAMS {
         if let Err(e) = sched::spawn(program) {
@@ -54,6 +56,12 @@ fn kmain(boot: &'static BootInfo) -> ! {
     println!("demo: starting the scheduler: a clock tick every {} ms", sched::TICK_MS);
     sched::run();
     sched::summary((clock::now_ns() - start) / 1_000_000);
+    if boot::cmdline().split_whitespace().any(|w| w == "shell") {
+        match sched::spawn(&user::SHELL) {
+            Ok(_) => sched::run(),
+            Err(e) => println!("demo: cannot start the shell: {e}"),
+        }
+    }
     println!("demo: powering off");
     guest::power_off()
 }

@@ -4,26 +4,32 @@
 //! address space (`LHCALL_NEW_PGTABLE`), and run it in user mode with
 //! `usermode::run` until a trap handler stops it with [`stop`] — because the clock
 //! ticked and another task is waiting, or it made a system call that gives up the CPU
-//! (yield, sleep, exit), or it faulted. The handler saves the task's registers (the trap
-//! frame) in its [`Task`] and abandons user mode; `usermode::run` returns, and the loop
-//! picks again. With nothing runnable it HALTs until the next interrupt.
+//! (yield, sleep, exit, or a `read` with no input yet), or it faulted. The handler saves
+//! the task's registers (the trap frame) in its [`Task`] and abandons user mode;
+//! `usermode::run` returns, and the loop picks again. With nothing runnable it HALTs
+//! until the next interrupt — with the clock stopped if no task is asleep, so that a
+//! shell waiting for a keystroke costs nothing. Each time round, the loop also answers
+//! the network (`devices::poll_net`).
 //!
 //! The clock is the Host's one-shot timer, re-armed on every tick (`LHCALL_SET_CLOCKEVENT`
 //! every [`TICK_MS`]), so it doubles as the time base for `sleep` ("jiffies").
 //!
 //! Who touches the task table: the loop between runs of user code, and the trap handlers
 //! of the task on the CPU while the loop is inside `usermode::run` — never both. All of
-//! them run with interrupts off (the kernel's gates are interrupt gates), and the one
-//! interrupt that can arrive in the kernel, the clock during HALT, only counts a tick.
+//! them run with interrupts off (the kernel's gates are interrupt gates), and the
+//! interrupts that can arrive in the kernel (during a HALT: the clock, console input, a
+//! network frame) only count a tick or end the HALT.
 
+use crate::devices;
 use crate::task::{End, Fault, Pid, State, Task};
+use crate::uapi::{self, TaskInfo};
 use crate::user::Program;
 use core::sync::atomic::{AtomicU32, Ordering};
 use guest::clock::{self, CLOCK_VECTOR};
 use guest::idt::Gate;
 use guest::paging;
 use guest::traps::{self, TrapFrame};
-use guest::{Global, irq, println, usermode};
+use guest::{Global, console, irq, println, usermode};
 
 /// Milliseconds between clock ticks: the time slice, and the resolution of `sleep`.
 pub const TICK_MS: u32 = 1;
@@ -94,6 +100,7 @@ pub fn run() {
     unsafe { *NEXT_TICK_NS.get() = clock::now_ns() };
     arm_tick();
     loop {
+        devices::poll_net();
         match with(Sched::pick_next) {
             Pick::Task(slot, frame) => {
                 // Returns when a handler calls `stop`.
@@ -104,9 +111,19 @@ pub fn run() {
                 // HALT with interrupts off cannot miss the tick: the Host wakes us when
                 // one is pending and delivers it at once, turning interrupts on (as
                 // 2.6.23 did). The loop runs with them off, so off they go again.
-                with(|s| s.halts += 1);
+                // Only a sleeper needs the clock; the others wait for an interrupt.
+                let clock_needed = with(|s| {
+                    s.halts += 1;
+                    s.tasks.iter().flatten().any(|t| matches!(t.state, State::Sleeping { .. }))
+                });
+                if !clock_needed {
+                    clock::cancel_clockevent();
+                }
                 guest::halt();
                 irq::disable();
+                if !clock_needed {
+                    arm_tick();
+                }
             }
             Pick::AllEnded => break,
         }
@@ -122,6 +139,8 @@ pub enum Stop {
     Yielded,
     /// It called `sleep(ms)`.
     Sleep(u32),
+    /// It called `read` and there was no input yet.
+    WaitInput,
     /// It called `exit(status)`.
     Exit(u32),
     /// It faulted and the kernel could not fix it.
@@ -141,6 +160,7 @@ pub fn stop(frame: &TrapFrame, why: Stop) -> ! {
             Stop::Sleep(ms) => {
                 task.state = State::Sleeping { until: ticks().saturating_add(ms.div_ceil(TICK_MS) + 1) }
             }
+            Stop::WaitInput => task.state = State::Reading,
             Stop::Exit(status) => task.state = State::Ended(End::Exited(status)),
             Stop::Killed(fault) => task.state = State::Ended(End::Killed(fault)),
         }
@@ -164,12 +184,14 @@ fn on_clock(frame: &mut TrapFrame) {
 }
 
 /// Arm the clock for the next tick. Ticks keep to a fixed schedule, however late each
-/// handler runs; but if the last one came a whole tick late (the Host was busy), the
-/// schedule starts again from now rather than sending the missed ticks in a burst.
-fn arm_tick() {
+/// handler runs; but if the last one came a whole tick late (the Host was busy, or the
+/// clock was stopped), the schedule starts again from now rather than sending the missed
+/// ticks in a burst. For the kernel's own code that borrowed the clock (`ping`), too.
+pub fn arm_tick() {
     const TICK_NS: u64 = TICK_MS as u64 * 1_000_000;
-    // SAFETY: used only here, by `run` before the clock is armed and by the clock
-    // handler (interrupts off) after.
+    // SAFETY: used only here, always with interrupts off (by `run` before the clock is
+    // armed, by the loop and system calls, and by the clock handler), so never twice at
+    // once.
     let next = unsafe { &mut *NEXT_TICK_NS.get() };
     let now = clock::now_ns();
     *next += TICK_NS;
@@ -190,11 +212,15 @@ impl Sched {
         self.tasks[self.current].as_mut().expect("a trap from user mode with no task on the CPU")
     }
 
-    /// Whether `task` can run now, waking it if its sleep is over.
+    /// Whether `task` can run now, waking it if its sleep is over or its input came.
     fn ready(task: &mut Task) -> bool {
-        if let State::Sleeping { until } = task.state
-            && ticks() >= until
-        {
+        let wake = match task.state {
+            State::Sleeping { until } => ticks() >= until,
+            // It makes its `read` again, and this time it returns.
+            State::Reading => console::input_ready() || console::input_ended(),
+            _ => false,
+        };
+        if wake {
             task.state = State::Runnable;
         }
         task.state == State::Runnable
@@ -273,4 +299,33 @@ pub fn summary(elapsed_ms: u64) {
             }
         }
     });
+}
+
+/// What `taskinfo` says about the task in `slot`: None for an empty slot, or past the end.
+pub fn task_info(slot: usize) -> Option<Option<TaskInfo>> {
+    with(|s| {
+        let task = s.tasks.get(slot)?.as_ref();
+        Some(task.map(|t| {
+            let (state, status) = match t.state {
+                State::Runnable => (uapi::TASK_RUNNABLE, 0),
+                State::Sleeping { .. } => (uapi::TASK_SLEEPING, 0),
+                State::Reading => (uapi::TASK_READING, 0),
+                State::Ended(End::Exited(status)) => (uapi::TASK_EXITED, status),
+                State::Ended(End::Killed(f)) => (uapi::TASK_KILLED, f.vector),
+            };
+            let mut name = [0u8; 16];
+            let len = t.name.len().min(name.len());
+            name[..len].copy_from_slice(&t.name.as_bytes()[..len]);
+            let c = t.counters;
+            TaskInfo {
+                pid: t.pid,
+                state,
+                status,
+                syscalls: c.syscalls,
+                page_faults: c.page_faults,
+                preempted: c.preempted,
+                name,
+            }
+        }))
+    })
 }

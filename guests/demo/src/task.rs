@@ -41,6 +41,8 @@ pub enum State {
     Runnable,
     /// Asleep until the clock reaches this tick (`sched::ticks`).
     Sleeping { until: u32 },
+    /// In `read`, waiting for console input (or its end).
+    Reading,
     /// Finished; the scheduler will say so and give its memory back.
     Ended(End),
 }

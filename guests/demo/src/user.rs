@@ -16,3 +16,6 @@ macro_rules! program {
 /// What the demo runs, in pid order.
 pub static PROGRAMS: &[Program] =
     &[program!("primes"), program!("collatz"), program!("faulty"), program!("countdown")];
+
+/// The console shell, started after the others when the command line says `shell`.
+pub static SHELL: Program = program!("shell");

@@ -71,6 +71,74 @@ pub fn getpid() -> u32 {
     syscall(SYS_GETPID, 0, 0, 0)
 }
 
+/// A system call's result: `Err(errno)` (one of the `uapi` constants) if it failed.
+fn check(ret: u32) -> Result<u32, u32> {
+    if ret > -4096i32 as u32 { Err(ret) } else { Ok(ret) }
+}
+
+/// What an error from a system call means, for messages.
+pub fn strerror(err: u32) -> &'static str {
+    match err {
+        ESRCH => "no such task",
+        EIO => "I/O error",
+        EFAULT => "bad address",
+        ENODEV => "no such device",
+        EINVAL => "invalid argument",
+        ENOSYS => "no such system call",
+        EADDRNOTAVAIL => "no address (start the Guest with ip= on its command line)",
+        ETIMEDOUT => "timed out",
+        _ => "unknown error",
+    }
+}
+
+/// Read console input into `buf`, sleeping until some arrives: how many bytes, 0 once
+/// input has ended.
+pub fn read(buf: &mut [u8]) -> Result<usize, u32> {
+    check(syscall(SYS_READ, buf.as_mut_ptr() as u32, buf.len() as u32, 0)).map(|n| n as usize)
+}
+
+/// Milliseconds since the kernel started.
+pub fn uptime_ms() -> u32 {
+    syscall(SYS_UPTIME, 0, 0, 0)
+}
+
+/// The task in slot `slot` of the kernel's table: `Ok(None)` for an empty slot,
+/// `Err(EINVAL)` past the end of the table.
+pub fn taskinfo(slot: u32) -> Result<Option<TaskInfo>, u32> {
+    let mut info = TaskInfo::default();
+    match check(syscall(SYS_TASKINFO, slot, &raw mut info as u32, 0)) {
+        Ok(_) => Ok(Some(info)),
+        Err(ESRCH) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sectors on the disk.
+pub fn disk_size() -> Result<u32, u32> {
+    check(syscall(SYS_DISK_SIZE, 0, 0, 0))
+}
+
+/// Read `buf.len() / 512` sectors (at most `DISK_MAX_SECTORS`) from `sector`.
+pub fn disk_read(sector: u32, buf: &mut [u8]) -> Result<(), u32> {
+    let count = buf.len() as u32 / SECTOR;
+    check(syscall(SYS_DISK_READ, sector, buf.as_mut_ptr() as u32, count)).map(|_| ())
+}
+
+/// Write `buf.len() / 512` sectors (at most `DISK_MAX_SECTORS`) at `sector`.
+pub fn disk_write(sector: u32, buf: &[u8]) -> Result<(), u32> {
+    let count = buf.len() as u32 / SECTOR;
+    check(syscall(SYS_DISK_WRITE, sector, buf.as_ptr() as u32, count)).map(|_| ())
+}
+
+/// Bytes in a sector.
+pub const SECTOR: u32 = 512;
+
+/// Ping the IPv4 address `ip` once with sequence number `seq`: the round trip in
+/// microseconds.
+pub fn ping(ip: [u8; 4], seq: u16) -> Result<u32, u32> {
+    check(syscall(SYS_PING, u32::from_be_bytes(ip), u32::from(seq), 0))
+}
+
 /// A line being formatted: whatever one `print!` produces goes out in one `write`, so
 /// lines from different tasks do not get mixed up mid-line.
 struct Line {
@@ -110,6 +178,7 @@ macro_rules! print {
 /// Print a line to the console.
 #[macro_export]
 macro_rules! println {
+    () => {{ $crate::write(b"\n"); }};
     ($($arg:tt)*) => { $crate::_print(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
