@@ -1,0 +1,188 @@
+//! Guest CPU speed: the three kernels of `crates/cpu/benches/kernels.c` (ALU loop,
+//! memory-heavy sieve, branchy quicksort), each linked with `mb.c` and `mb.S` into ONE
+//! static 32-bit ELF that runs natively as a Linux process, in our interpreter (which
+//! plays Linux for `write` and `exit`, and counts the instructions retired), and under
+//! QEMU as a multiboot kernel (which plays Linux itself). All three must compute the same
+//! result; MIPS everywhere is our instruction count over that run's time.
+
+use crate::support;
+use crate::{machine, qemu};
+use cpu::{Exit, PhysMem, Reg, Vcpu};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// (name, what it stresses).
+pub const KERNELS: [(&str, &str); 3] =
+    [("alu", "ALU loop"), ("sieve", "memory-heavy sieve"), ("sort", "branchy quicksort")];
+pub const NATIVE_RUNS: usize = 10;
+pub const INTERP_RUNS: usize = 5;
+pub const QEMU_RUNS: usize = 10;
+
+pub struct Speed {
+    pub name: &'static str,
+    pub what: &'static str,
+    /// Instructions retired, counted by the interpreter.
+    pub insns: u64,
+    pub native: Duration,
+    pub ours: Duration,
+    /// Timed inside the Guest with RDTSC (host TSC under TCG).
+    pub qemu: Option<Duration>,
+    /// QEMU's wall time from spawn to exit, start-up and BIOS included.
+    pub qemu_wall: Option<Duration>,
+}
+
+impl Speed {
+    pub fn mips(&self, d: Duration) -> f64 {
+        self.insns as f64 / d.as_secs_f64() / 1e6
+    }
+}
+
+const CFLAGS: [&str; 12] = [
+    "-m32",
+    "-O2",
+    "-march=i686",
+    "-mno-sse",
+    "-mno-mmx",
+    "-ffreestanding",
+    "-nostdlib",
+    "-static",
+    "-no-pie",
+    "-fno-pic",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+];
+
+fn gcc(args: &[&std::ffi::OsStr]) {
+    let status = Command::new("gcc")
+        .args(CFLAGS)
+        .args(args)
+        .status()
+        .expect("run gcc (gcc with 32-bit support is needed for this benchmark)");
+    assert!(status.success(), "gcc {args:?} failed");
+}
+
+/// Build kernel `k` (0 alu, 1 sieve, 2 sort) as the three-way ELF, in `dir`.
+pub fn build(dir: &Path, k: usize) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let here = root.join("benches/report");
+    let object = dir.join(format!("kernel-{k}.o"));
+    let elf = dir.join(format!("{}.elf", KERNELS[k].0));
+    // kernels.c exactly as the CPU benchmark builds it, its `_start` renamed so mb.S's
+    // entry point can choose between it and the multiboot path.
+    let define = format!("-DKERNEL={k}");
+    gcc(&[
+        define.as_ref(),
+        "-D_start=kernels_linux_start".as_ref(),
+        "-c".as_ref(),
+        root.join("crates/cpu/benches/kernels.c").as_os_str(),
+        "-o".as_ref(),
+        object.as_os_str(),
+    ]);
+    gcc(&[
+        "-T".as_ref(),
+        here.join("mb.ld").as_os_str(),
+        "-Wl,--build-id=none,-z,max-page-size=4096,--no-warn-rwx-segments".as_ref(),
+        object.as_os_str(),
+        here.join("mb.c").as_os_str(),
+        here.join("mb.S").as_os_str(),
+        "-o".as_ref(),
+        elf.as_os_str(),
+    ]);
+    elf
+}
+
+/// Best of a few native runs (each includes the exec, well under a millisecond).
+fn native(elf: &Path) -> (Duration, u32) {
+    let mut best = Duration::MAX;
+    let mut result = 0;
+    for _ in 0..NATIVE_RUNS {
+        let t = Instant::now();
+        let out = support::run_native(elf);
+        best = best.min(t.elapsed());
+        assert!(out.status.success(), "{} failed natively: {}", elf.display(), out.status);
+        result = u32::from_le_bytes(out.stdout[..4].try_into().expect("4-byte result"));
+    }
+    (best, result)
+}
+
+/// One run in the interpreter, as a flat 32-bit Linux process: (time, retired, result).
+fn interpreted(elf: &Path) -> (Duration, u64, u32) {
+    let file = std::fs::read(elf).expect("read the kernel");
+    let (segs, entry) = support::parse_elf32(&file);
+    let top = segs.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
+    let ram = (top + (1 << 20)).next_multiple_of(1 << 20);
+    let mut cpu = support::linux_user_cpu(PhysMem::new(ram));
+    support::load_segments(&mut cpu, &segs);
+    cpu.set_reg(Reg::Esp, ram - 16);
+    cpu.set_eip(entry);
+    let mut result = None;
+    let t = Instant::now();
+    loop {
+        match cpu.run(u64::MAX) {
+            Exit::SoftInt { vector: 0x80, .. } => match cpu.reg(Reg::Eax) {
+                4 => {
+                    let at = cpu.reg(Reg::Ecx);
+                    result = Some(cpu.mem().read_u32(at).expect("result inside RAM"));
+                    cpu.set_reg(Reg::Eax, 4);
+                }
+                1 => break,
+                n => panic!("unexpected system call {n}"),
+            },
+            other => panic!("{} stopped: {other} at {:#x}", elf.display(), cpu.eip()),
+        }
+    }
+    (t.elapsed(), cpu.retired(), result.expect("the kernel wrote its result"))
+}
+
+/// Best of a few QEMU runs: (time inside, wall time from spawn to exit, result).
+fn under_qemu(elf: &Path) -> (Duration, Duration, u32) {
+    let (mut inside, mut wall, mut result) = (Duration::MAX, Duration::MAX, 0);
+    for _ in 0..QEMU_RUNS {
+        let (w, out) = qemu::run(elf, "mode=cpu");
+        let (_, _, cycles) = qemu::samples(&out)
+            .into_iter()
+            .find(|s| s.0 == "cpu")
+            .unwrap_or_else(|| panic!("no timing from QEMU:\n{out}"));
+        inside = inside.min(Duration::from_nanos(machine::cycles_to_ns(cycles as f64) as u64));
+        wall = wall.min(w);
+        let hex = out.lines().find_map(|l| l.strip_prefix("result 0x")).expect("a result line");
+        result = u32::from_str_radix(hex.trim(), 16).expect("hex result");
+    }
+    (inside, wall, result)
+}
+
+/// Measure every kernel (`with_qemu`: under QEMU too).
+pub fn measure(dir: &Path, with_qemu: bool) -> Vec<Speed> {
+    let mut speeds = Vec::new();
+    for (k, &(name, what)) in KERNELS.iter().enumerate() {
+        eprintln!("report: {name} kernel: native, interpreter, QEMU");
+        let elf = build(dir, k);
+        let (native, nres) = native(&elf);
+        let (mut ours, insns, ires) = interpreted(&elf);
+        for _ in 1..INTERP_RUNS {
+            let (t, n, r) = interpreted(&elf);
+            assert_eq!((n, r), (insns, ires), "{name}: interpreter runs differ");
+            ours = ours.min(t);
+        }
+        assert_eq!(ires, nres, "{name}: the interpreter computed {ires:#x}, the processor {nres:#x}");
+        let (mut qemu, mut qemu_wall) = (None, None);
+        if with_qemu {
+            let (inside, wall, qres) = under_qemu(&elf);
+            assert_eq!(qres, nres, "{name}: QEMU computed {qres:#x}, the processor {nres:#x}");
+            qemu = Some(inside);
+            qemu_wall = Some(wall);
+        }
+        speeds.push(Speed { name, what, insns, native, ours, qemu, qemu_wall });
+    }
+    speeds
+}
+
+/// Wall time of QEMU booting a kernel that exits at once (best of a few).
+pub fn qemu_baseline(dir: &Path) -> Duration {
+    let elf = dir.join("alu.elf");
+    if !elf.exists() {
+        build(dir, 0);
+    }
+    (0..QEMU_RUNS).map(|_| qemu::run(&elf, "mode=empty").0).min().expect("runs")
+}

@@ -1,0 +1,446 @@
+//! The benchmark report: everything issue 6 asks to measure, in one run, side by side on
+//! one machine, written to `BENCHMARKS.md` at the top of the repository (and printed).
+//! Run it with `scripts/bench.sh`, which installs QEMU first if it is missing; without
+//! QEMU (`cargo bench --bench report`) its columns say so.
+//!
+//! - Guest CPU speed (`kernels.rs`): three kernels, one ELF each, run natively, in our
+//!   interpreter and under `qemu-system-i386` (TCG) as a multiboot kernel (`mb.c`).
+//! - Hot paths: the lguest benchmark Guests (`guests/bench`), run in-process as
+//!   `benches/hypercalls.rs` and `benches/traps.rs` do, beside the multiboot kernel's
+//!   nearest equivalents under QEMU.
+//! - Boot time and memory (`boot.rs`): the `lguest` binary and QEMU as processes.
+//!
+//! Machines are shared and noisy: every number is the best of several runs.
+
+mod boot;
+#[path = "../common/mod.rs"]
+mod common;
+mod kernels;
+mod machine;
+mod qemu;
+#[path = "../../crates/cpu/tests/support/mod.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const HCALL_RUNS: usize = 5;
+const TRAP_RUNS: usize = 5;
+const QEMU_TRAP_RUNS: usize = 5;
+const BOOT_RUNS: usize = 10;
+const MEMORY_RUNS: usize = 3;
+/// Guest RAM for the boot and memory runs: the Launcher's default, and QEMU's `-m`.
+const GUEST_RAM: u64 = 64 << 20;
+/// The LAPIC timer delay the multiboot kernel arms (mb.c IRQ_DELTA_NS); its IRQ samples
+/// are from arming to the handler, so this is subtracted to leave the latency.
+const QEMU_IRQ_DELTA_NS: f64 = 10_000.0;
+
+/// One hot path: our sample, QEMU's nearest equivalent, and the issue's target.
+struct HotPath {
+    ours: &'static str,
+    what: &'static str,
+    qemu: Option<&'static str>,
+    qemu_what: &'static str,
+}
+
+const HOT_PATHS: [HotPath; 9] = [
+    HotPath {
+        ours: "sync_hcall",
+        what: "synchronous hypercall round trip (`LHCALL_FLUSH_ASYNC`, empty ring)",
+        qemu: Some("port_write"),
+        qemu_what: "port write, `outb` to port 0x80: a trip to device emulation and back",
+    },
+    HotPath {
+        ours: "async_hcall",
+        what: "async hypercall, amortized (64-slot ring, one synchronous call drains it)",
+        qemu: Some("port_write_batched"),
+        qemu_what: "virtio-style: 16-byte request + status byte stored in a 64-slot ring, one `outb` kick per 64",
+    },
+    HotPath {
+        ours: "syscall",
+        what: "system call, `int $0x80` user → Guest kernel → user",
+        qemu: Some("syscall"),
+        qemu_what: "the same instructions: `int $0x80` ring 3 → ring 0 through the IDT, `iret`",
+    },
+    HotPath {
+        ours: "user_page_fault",
+        what: "page fault in user mode, reflected to the Guest kernel, handled, returned",
+        qemu: Some("user_page_fault"),
+        qemu_what: "the same: #PF from ring 3 through the IDT, handler skips the load, `iret`",
+    },
+    HotPath {
+        ours: "kernel_page_fault",
+        what: "page fault in the Guest kernel, reflected and skipped",
+        qemu: Some("kernel_page_fault"),
+        qemu_what: "the same from ring 0",
+    },
+    HotPath {
+        ours: "kernel_trap",
+        what: "`int3` in the Guest kernel, reflected and returned",
+        qemu: Some("kernel_trap"),
+        qemu_what: "`int3` at ring 0 through the IDT, `iret`",
+    },
+    HotPath {
+        ours: "irq_latency",
+        what: "IRQ latency: clock deadline → handler, Guest spinning",
+        qemu: Some("irq_latency"),
+        qemu_what: "LAPIC one-shot timer deadline → handler, spinning",
+    },
+    HotPath {
+        ours: "irq_latency_halt",
+        what: "IRQ latency: clock deadline → handler, Guest halted",
+        qemu: Some("irq_latency_halt"),
+        qemu_what: "the same, the CPU in `hlt`",
+    },
+    HotPath {
+        ours: "context_switch",
+        what: "switch between two user tasks (yield system call + `NEW_PGTABLE`)",
+        qemu: None,
+        qemu_what: "(not measured)",
+    },
+];
+
+/// Best (smallest) ns per iteration of each named sample over several runs.
+#[derive(Default)]
+struct Best(Vec<(String, f64)>);
+
+impl Best {
+    fn add(&mut self, name: &str, ns: f64) {
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some((_, b)) => *b = b.min(ns),
+            None => self.0.push((name.to_string(), ns)),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<f64> {
+        self.0.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
+}
+
+fn ours_hot_paths() -> Best {
+    let mut best = Best::default();
+    for (guest, runs) in [(&images::HCALL_BENCH, HCALL_RUNS), (&images::TRAP_BENCH, TRAP_RUNS)] {
+        eprintln!("report: {} x{runs}", guest.name());
+        for _ in 0..runs {
+            for s in common::run_bench_guest(guest, "") {
+                best.add(&s.name, s.ns_per());
+            }
+        }
+    }
+    best
+}
+
+fn qemu_hot_paths(elf: &Path) -> Best {
+    eprintln!("report: QEMU traps x{QEMU_TRAP_RUNS}");
+    let mut best = Best::default();
+    for _ in 0..QEMU_TRAP_RUNS {
+        let (_, out) = qemu::run(elf, "mode=traps");
+        for (name, n, cycles) in qemu::samples(&out) {
+            let mut ns = machine::cycles_to_ns(cycles as f64) / n as f64;
+            if name.starts_with("irq_latency") {
+                ns -= QEMU_IRQ_DELTA_NS;
+            }
+            best.add(&name, ns);
+        }
+    }
+    best
+}
+
+fn lguest(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lguest"));
+    cmd.args(args);
+    cmd
+}
+
+fn ns(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v >= 10_000.0 {
+        format!("{:.1} µs", v / 1000.0)
+    } else {
+        format!("{v:.1} ns")
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn pass(ok: bool) -> &'static str {
+    if ok { "pass" } else { "**miss**" }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report");
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    let have_qemu = qemu::available();
+    if !have_qemu {
+        eprintln!(
+            "report: {} not found: QEMU's columns will be empty (scripts/bench.sh installs it)",
+            qemu::QEMU
+        );
+    }
+    let machine = machine::describe();
+    let date = machine::first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+
+    // Guest CPU speed.
+    let speeds = kernels::measure(&dir, have_qemu);
+    let baseline = have_qemu.then(|| kernels::qemu_baseline(&dir));
+
+    // Hot paths.
+    let ours = ours_hot_paths();
+    let theirs = if have_qemu { qemu_hot_paths(&dir.join("alu.elf")) } else { Best::default() };
+
+    // Boot and memory.
+    eprintln!("report: boot time and memory");
+    let hello = images::HELLO.path().to_str().expect("UTF-8 path");
+    let idle = images::IDLE_BENCH.path().to_str().expect("UTF-8 path");
+    let boot_hello = boot::time_to_first_line(BOOT_RUNS, || lguest(&["run", hello]));
+    let boot_demo = boot::time_to_first_line(BOOT_RUNS, || lguest(&[]));
+    let mem_ours = boot::memory_at_rest(MEMORY_RUNS, GUEST_RAM, || lguest(&["run", idle]));
+    let alu_elf = dir.join("alu.elf");
+    let (boot_qemu, mem_qemu) = if have_qemu {
+        let make = || qemu::command(&alu_elf, "mode=boot");
+        (
+            Some(boot::time_to_first_line(BOOT_RUNS, make)),
+            Some(boot::memory_at_rest(MEMORY_RUNS, GUEST_RAM, make)),
+        )
+    } else {
+        (None, None)
+    };
+
+    // The report.
+    let mut md = String::new();
+    let w = &mut md;
+    let _ = writeln!(w, "# Benchmarks\n");
+    let _ = writeln!(
+        w,
+        "Written by `scripts/bench.sh` (`cargo bench --bench report`, source in `benches/report/`) \
+         on {date}. Everything below was measured in that one run, on this machine, side by \
+         side. The machine is shared with other work, so every figure is the **best of several \
+         runs** (the count is given with each table); the worst runs can be much slower.\n"
+    );
+    let _ = writeln!(w, "## Machine\n\n| | |\n|---|---|");
+    for (k, v) in &machine {
+        let _ = writeln!(w, "| {k} | {v} |");
+    }
+
+    // Targets.
+    let sync = ours.get("sync_hcall").unwrap_or(f64::NAN);
+    let asyn = ours.get("async_hcall").unwrap_or(f64::NAN);
+    let sysc = ours.get("syscall").unwrap_or(f64::NAN);
+    let pf = ours
+        .get("user_page_fault")
+        .unwrap_or(f64::NAN)
+        .max(ours.get("kernel_page_fault").unwrap_or(f64::NAN));
+    let mips = |name: &str| speeds.iter().find(|s| s.name == name).map_or(f64::NAN, |s| s.mips(s.ours));
+    let (alu, sieve) = (mips("alu"), mips("sieve"));
+    let _ = writeln!(w, "\n## Targets (issue 6)\n");
+    let _ = writeln!(w, "| what | target | measured | |\n|---|---|---|---|");
+    let targets = [
+        ("synchronous hypercall round trip", "≤ 100 ns", ns(sync), sync <= 100.0),
+        ("async hypercall, amortized", "≤ 30 ns", ns(asyn), asyn <= 30.0),
+        ("system call round trip", "≤ 300 ns", ns(sysc), sysc <= 300.0),
+        ("page-fault reflection (worse of user and kernel)", "≤ 500 ns", ns(pf), pf <= 500.0),
+        (
+            "first console line after process start (hello Guest)",
+            "≤ 10 ms",
+            ms(boot_hello.0),
+            boot_hello.0 <= Duration::from_millis(10),
+        ),
+        ("peak RSS less Guest RAM", "≤ 16 MiB", mib(mem_ours.overhead()), mem_ours.overhead() <= 16 << 10),
+        ("CPU, ALU kernel", "≥ 400 MIPS", format!("{alu:.0} MIPS"), alu >= 400.0),
+        ("CPU, memory-heavy kernel (sieve)", "≥ 200 MIPS", format!("{sieve:.0} MIPS"), sieve >= 200.0),
+    ];
+    for (what, target, got, ok) in &targets {
+        let _ = writeln!(w, "| {what} | {target} | {got} | {} |", pass(*ok));
+    }
+
+    // CPU.
+    let _ = writeln!(
+        w,
+        "\n## Guest CPU speed\n\n\
+         Best of {} interpreter runs, {} native runs, {} QEMU runs. MIPS is the instruction \
+         count (retired, counted by our interpreter) over each run's time: all three execute the \
+         same bytes of the same ELF file, and all three must compute the same result.\n",
+        kernels::INTERP_RUNS,
+        kernels::NATIVE_RUNS,
+        kernels::QEMU_RUNS
+    );
+    let _ = writeln!(
+        w,
+        "| kernel | instructions | lguest-rs | native 32-bit process | QEMU TCG | lguest-rs vs native | lguest-rs vs QEMU |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
+    );
+    for s in &speeds {
+        let cell = |d: Duration| format!("{:.0} MIPS ({:.3} s)", s.mips(d), d.as_secs_f64());
+        let qemu = s.qemu.map_or("–".into(), cell);
+        let vs_qemu =
+            s.qemu.map_or("–".into(), |q| format!("{:.1}× slower", s.ours.as_secs_f64() / q.as_secs_f64()));
+        let _ = writeln!(
+            w,
+            "| {} (`{}`) | {} | {} | {} | {} | {:.1}× slower | {} |",
+            s.what,
+            s.name,
+            thousands(s.insns),
+            cell(s.ours),
+            cell(s.native),
+            qemu,
+            s.ours.as_secs_f64() / s.native.as_secs_f64(),
+            vs_qemu
+        );
+    }
+    if let Some(base) = baseline {
+        let _ = writeln!(
+            w,
+            "\nA check on QEMU's in-Guest clock: the whole `qemu-system-i386` process timed from \
+             outside (best wall time, spawn to exit, start-up and BIOS included) takes {} for a \
+             kernel that exits at once, and {}. Start-up varies by tens of milliseconds from run \
+             to run, so the difference is only a rough figure.",
+            ms(base),
+            speeds
+                .iter()
+                .filter_map(|s| Some(format!("{} for `{}`", ms(s.qemu_wall?), s.name)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    // Hot paths.
+    let _ = writeln!(
+        w,
+        "\n## Hot paths\n\n\
+         lguest-rs: best of {HCALL_RUNS} runs of `hcall_bench` and {TRAP_RUNS} of `trap_bench` \
+         (`guests/bench`). QEMU: best of {QEMU_TRAP_RUNS} runs of the multiboot kernel (`mb.c`, \
+         `mode=traps`). Times per operation, loop overhead included on both sides \
+         (lguest-rs's empty loop: {}, QEMU's: {} per iteration).\n",
+        ns(ours.get("empty_loop").unwrap_or(f64::NAN)),
+        ns(theirs.get("empty_loop").unwrap_or(f64::NAN))
+    );
+    let _ = writeln!(
+        w,
+        "| lguest-rs operation | lguest-rs | QEMU's nearest equivalent | QEMU | lguest-rs / QEMU |\n\
+         |---|---:|---|---:|---:|"
+    );
+    for h in &HOT_PATHS {
+        let o = ours.get(h.ours).unwrap_or(f64::NAN);
+        let q = h.qemu.and_then(|n| theirs.get(n)).unwrap_or(f64::NAN);
+        let ratio = if q.is_nan() || o.is_nan() { "–".into() } else { format!("{:.2}", o / q) };
+        let _ = writeln!(w, "| {} | {} | {} | {} | {ratio} |", h.what, ns(o), h.qemu_what, ns(q));
+    }
+
+    // Boot and memory.
+    let _ = writeln!(
+        w,
+        "\n## Boot and memory\n\n\
+         Time from spawning the process to the first console line on its stdout (best of \
+         {BOOT_RUNS}), and memory while the Guest idles after that line (best of {MEMORY_RUNS}), \
+         both with {} MiB of Guest RAM.\n",
+        GUEST_RAM >> 20
+    );
+    let _ = writeln!(w, "| | lguest-rs | QEMU |\n|---|---:|---:|");
+    let q_boot = boot_qemu.as_ref().map_or("–".into(), |b| format!("{} (`{}`)", ms(b.0), b.1));
+    let _ = writeln!(
+        w,
+        "| first console line, hello Guest | {} (`{}`) | {q_boot} |",
+        ms(boot_hello.0),
+        boot_hello.1
+    );
+    let _ = writeln!(
+        w,
+        "| first console line, demo Guest (embedded) | {} (`{}`) | |",
+        ms(boot_demo.0),
+        boot_demo.1
+    );
+    let q_mem = |f: fn(&boot::Memory) -> u64| mem_qemu.as_ref().map_or("–".into(), |m| mib(f(m)));
+    let _ = writeln!(w, "| peak RSS (VmHWM) | {} | {} |", mib(mem_ours.peak), q_mem(|m| m.peak));
+    let _ = writeln!(w, "| Guest RAM resident | {} | {} |", mib(mem_ours.guest_ram), q_mem(|m| m.guest_ram));
+    let _ = writeln!(
+        w,
+        "| **peak RSS less Guest RAM** | **{}** | **{}** |",
+        mib(mem_ours.overhead()),
+        q_mem(boot::Memory::overhead)
+    );
+
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    let _ = writeln!(w, "\nLoad average when the run ended: {load}.");
+    md.push_str(METHOD);
+    std::fs::write(root.join("BENCHMARKS.md"), &md).expect("write BENCHMARKS.md");
+    print!("{md}");
+}
+
+const METHOD: &str = "
+## How each number is measured
+
+**Guest CPU speed.** `crates/cpu/benches/kernels.c` holds three kernels: an ALU loop
+(adds, xors, shifts, a multiply, in registers), a sieve of Eratosthenes over 64 KiB
+(memory-heavy) and a quicksort of pseudo-random numbers (branchy). For each, gcc builds
+*one* static 32-bit ELF (`-O2 -march=i686 -mno-sse`, no C library) from kernels.c, whose
+`_start` is renamed, and `benches/report/mb.{c,S,ld}`. Its entry point looks at `%eax`:
+Linux's exec leaves 0 there and it jumps to the kernel, which writes its result with
+`int $0x80` and exits; a multiboot loader leaves 0x2BADB002, and `mb.c` sets up a GDT and
+an IDT and plays Linux for those two system calls itself. So the same file runs
+- *natively*, as a Linux process (time from spawn to exit, which includes the exec);
+- in *our interpreter* as a flat ring-3 process, the harness playing Linux, as in
+  `crates/cpu/benches/interp.rs`; the interpreter counts the instructions retired;
+- under *QEMU* 7.2 TCG: `qemu-system-i386 -accel tcg -M pc -m 64M -nodefaults -display
+  none -serial stdio -device isa-debug-exit -kernel FILE -append mode=cpu`. The kernel
+  reads the TSC before entering the benchmark kernel and at its `write`; under TCG
+  without `-icount`, `rdtsc` returns the host's TSC (QEMU's `cpu_get_host_ticks()`),
+  which the report converts to time with the host TSC frequency it measures against
+  CLOCK_MONOTONIC. This includes TCG's translation of the code, not QEMU's or the BIOS's
+  start-up. The whole process's wall time is given too, as a check on that clock.
+
+The three runs execute the same instructions (the first two of `_start` aside), so one
+count serves all three.
+
+**Hot paths.** lguest-rs: the Guests `guests/bench/src/bin/{hcall,trap}_bench.rs` time
+each operation from inside with the TSC (which our CPU runs at 1 GHz of host real time)
+over 1,000,000 hypercalls or 100,000 traps, 2,000 interrupts; the harness boots them
+in-process (`benches/common`). QEMU: the multiboot kernel, with paging on, times the same
+counts with `rdtsc` (host TSC cycles, converted as above):
+- *port write* (beside the hypercall): `outb` to port 0x80, where every write leaves the
+  translated code for QEMU's I/O dispatch — TCG's nearest thing to a VM exit;
+- *batched port write* (beside the async hypercall): what a virtio driver does instead of
+  an exit per request: a 16-byte request and a status byte stored in a 64-slot ring, and
+  one `outb` per 64 requests;
+- *system call*, *page faults*, `int3`: the same instructions as the lguest Guests, here
+  delivered by QEMU through a real IDT (a TSS for the ring 3 → 0 stack switch) to a
+  handler that saves the registers and calls C, like the Guest kit's entry stubs;
+- *IRQ latency*: the LAPIC timer armed one-shot for 10 µs (QEMU's LAPIC counts one per
+  nanosecond at divide-by-1); the handler reads the TSC; the report subtracts the 10 µs.
+  lguest-rs's Guest arms its clock (`LHCALL_SET_CLOCKEVENT`) the same way.
+
+**Boot time.** From just before `spawn` to the first `\\n` on the child's stdout (a pipe),
+then the child is killed: `lguest run hello.elf` (the `hello` Guest from a file) and
+`lguest` (the embedded demo) against QEMU with the command line above running the
+multiboot kernel in `mode=boot`, whose first act is to print a line on the serial port
+(QEMU's time includes its own start-up and SeaBIOS).
+
+**Memory.** The Launcher runs `guests/bench/src/bin/idle_bench.rs` (prints a line, then
+sleeps in `HALT`), QEMU the multiboot kernel in `mode=boot` (prints a line, then `hlt`).
+0.3 s after the line, the report reads VmHWM from /proc/PID/status and, from
+/proc/PID/smaps, the resident size of the anonymous mapping holding the Guest's RAM (both
+allocate Guest RAM lazily, so only what was touched is resident); the overhead is the
+first less the second. Shared libraries count in both RSS figures.
+";
