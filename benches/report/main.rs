@@ -201,6 +201,8 @@ fn main() {
     }
     let machine = machine::describe();
     let date = machine::first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let commit =
+        machine::first_line("git", &["-C", env!("CARGO_MANIFEST_DIR"), "describe", "--always", "--dirty"]);
 
     // Guest CPU speed.
     let speeds = kernels::measure(&dir, have_qemu);
@@ -235,9 +237,10 @@ fn main() {
     let _ = writeln!(
         w,
         "Written by `scripts/bench.sh` (`cargo bench --bench report`, source in `benches/report/`) \
-         on {date}. Everything below was measured in that one run, on this machine, side by \
-         side. The machine is shared with other work, so every figure is the **best of several \
-         runs** (the count is given with each table); the worst runs can be much slower.\n"
+         on {date}, at commit `{commit}`. Everything below was measured in that one run, on \
+         this machine, side by side. The machine is shared with other work, so every figure is \
+         the **best of several runs** (the count is given with each table); the worst runs can \
+         be much slower.\n"
     );
     let _ = writeln!(w, "## Machine\n\n| | |\n|---|---|");
     for (k, v) in &machine {
