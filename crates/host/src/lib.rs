@@ -20,6 +20,8 @@
 pub mod addr;
 pub mod boot;
 mod devices;
+#[cfg(feature = "fuzzing")]
+mod fuzzing;
 mod guest;
 mod hypercalls;
 mod interrupts_and_traps;

@@ -46,7 +46,7 @@ impl Guest {
     }
 
     /// What happens between two runs of the CPU: time passes, interrupts arrive.
-    fn before_entry(&mut self) -> Res {
+    pub(crate) fn before_entry(&mut self) -> Res {
         if self.halted {
             self.wait_for_interrupt()?;
         }
@@ -60,7 +60,7 @@ impl Guest {
         self.maybe_do_interrupt()
     }
 
-    fn handle_exit(&mut self, exit: Exit) -> Res {
+    pub(crate) fn handle_exit(&mut self, exit: Exit) -> Res {
         match exit {
             Exit::SoftInt { vector, .. } if vector == LGUEST_TRAP_ENTRY && self.cpu.cpl() == 1 => {
                 self.do_hypercalls()
