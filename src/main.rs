@@ -170,6 +170,9 @@ fn main() -> ExitCode {
     if let Some(id) = args.guestid {
         config.guestid = id;
     }
+    // Take over the signals before the console may put the terminal in raw mode, so that
+    // no signal can end the Launcher between the two and leave the terminal raw.
+    let signals = catch_signals();
     let mut guest = match Guest::new(&image, config) {
         Ok(g) => g,
         Err(e) => {
@@ -177,7 +180,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    forward_signals(guest.event_sender());
+    if let Some(signals) = signals {
+        forward_signals(signals, guest.event_sender());
+    }
     let outcome = guest.run();
     let net_report = guest.net_report();
     // Dropping the Guest puts the terminal back before we say anything.
@@ -208,13 +213,16 @@ fn block_devices(args: &RunArgs, matches: Option<&ArgMatches>) -> Vec<DeviceConf
         .collect()
 }
 
-/// Turn SIGINT, SIGTERM and SIGHUP into a clean stop of the Guest (so the terminal is
-/// restored and the console flushed) instead of dying mid-instruction.
-fn forward_signals(events: EventSender) {
+/// Catch SIGINT, SIGTERM and SIGHUP (from now on they no longer end the process).
+fn catch_signals() -> Option<signal_hook::iterator::Signals> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
-        return;
-    };
+    signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).ok()
+}
+
+/// Turn the caught signals into a clean stop of the Guest (so the terminal is restored and
+/// the console flushed) instead of dying mid-instruction.
+fn forward_signals(mut signals: signal_hook::iterator::Signals, events: EventSender) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
     let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
         for sig in signals.forever() {
             let name = match sig {

@@ -147,15 +147,19 @@ fn spawn_reader(events: EventSender) {
 impl Guest {
     /// Bytes arrived on standard input.
     pub(crate) fn console_input(&mut self, bytes: &[u8]) -> Res {
-        if bytes == [3] {
+        // Ctrl-Cs count whether they come one per read or several in one (pasted, or
+        // typed faster than we read); anything else in between starts the count again.
+        for &b in bytes {
+            if b != 3 {
+                self.console.ctrl_c.0 = 0;
+                continue;
+            }
             let (n, since) = self.console.ctrl_c;
             let n = if n == 0 || since.elapsed() > Duration::from_secs(1) { 1 } else { n + 1 };
             self.console.ctrl_c = (n, if n == 1 { Instant::now() } else { since });
             if n == 3 {
                 return Err(End::Stopped("three Ctrl-Cs at the console".into()));
             }
-        } else {
-            self.console.ctrl_c.0 = 0;
         }
         self.console.pending.extend(bytes);
         self.deliver_console_input()
