@@ -236,3 +236,14 @@ fn three_ctrl_cs_at_the_terminal_stop_the_launcher_with_status_130() {
     assert_eq!(r.last_err_line(), "lguest: stopped: three Ctrl-Cs at the console");
     assert!(restored, "the terminal was left changed");
 }
+
+#[test]
+fn three_ctrl_cs_pasted_at_once_stop_the_launcher_too() {
+    let mut t = OnTerminal::start(demo_shell());
+    t.session.wait_for(PROMPT);
+    t.session.send("\x03\x03\x03");
+    let (r, restored) = t.finish();
+    assert_eq!(r.status, 130, "{}\n{}", r.stderr, r.stdout);
+    assert_eq!(r.last_err_line(), "lguest: stopped: three Ctrl-Cs at the console");
+    assert!(restored, "the terminal was left changed");
+}
