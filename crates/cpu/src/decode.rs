@@ -137,6 +137,131 @@ fn cc(ins: &Instruction) -> u8 {
     (ins.condition_code() as u8).wrapping_sub(ConditionCode::o as u8)
 }
 
+/// How an instruction touches the six arithmetic flags, for the block builder's dead-flags
+/// pass (see `exec.rs`). Only register-only instructions that can neither fault nor stop a
+/// block are anything but [`FlagEffect::Use`], because at a fault (or any other stop)
+/// EFLAGS must be exact.
+#[derive(Clone, Copy)]
+pub(crate) enum FlagEffect {
+    /// Neither reads nor writes them.
+    None,
+    /// Writes all six without reading any. `Some(nf)`: a handler doing the same
+    /// without computing the flags.
+    Kill(Option<Handler>),
+    /// Reads some and writes some (INC keeps CF; ADC reads it). `nf` as for `Kill`.
+    Update(Handler),
+    /// Reads them, or may fault or stop.
+    Use,
+}
+
+/// The [`FlagEffect`] of `ins`, whose handler `translate` chose.
+pub(crate) fn flag_effect(ins: &Instruction) -> FlagEffect {
+    use FlagEffect as F;
+    use Mnemonic as M;
+    let reg = |i: u32| ins.op_kind(i) == OpKind::Register && is_gpr(ins.op_register(i));
+    let is_imm = |i: u32| {
+        matches!(
+            ins.op_kind(i),
+            OpKind::Immediate8
+                | OpKind::Immediate16
+                | OpKind::Immediate32
+                | OpKind::Immediate8to16
+                | OpKind::Immediate8to32
+        )
+    };
+    if ins.is_invalid()
+        || ins.has_lock_prefix()
+        || ins.op_count() == 0 && !matches!(ins.mnemonic(), M::Nop | M::Cbw | M::Cwde | M::Cwd | M::Cdq)
+    {
+        return F::Use;
+    }
+    let m = ins.mnemonic();
+    // Register destination, register or immediate source.
+    let two = ins.op_count() == 2 && reg(0) && (reg(1) || is_imm(1));
+    let r32 = reg(0) && ins.op_register(0).is_gpr32();
+    let alu_nf = |op: u8| -> Handler {
+        let rr = ins.op_kind(1) == OpKind::Register;
+        match (op, rr) {
+            (ADD, true) => alu::alu_rr32_nf::<ADD>,
+            (ADD, false) => alu::alu_ri32_nf::<ADD>,
+            (OR, true) => alu::alu_rr32_nf::<OR>,
+            (OR, false) => alu::alu_ri32_nf::<OR>,
+            (ADC, true) => alu::alu_rr32_nf::<ADC>,
+            (ADC, false) => alu::alu_ri32_nf::<ADC>,
+            (SBB, true) => alu::alu_rr32_nf::<SBB>,
+            (SBB, false) => alu::alu_ri32_nf::<SBB>,
+            (AND, true) => alu::alu_rr32_nf::<AND>,
+            (AND, false) => alu::alu_ri32_nf::<AND>,
+            (SUB, true) => alu::alu_rr32_nf::<SUB>,
+            (SUB, false) => alu::alu_ri32_nf::<SUB>,
+            (XOR, true) => alu::alu_rr32_nf::<XOR>,
+            (XOR, false) => alu::alu_ri32_nf::<XOR>,
+            // CMP and TEST: only flags.
+            _ => op_nop,
+        }
+    };
+    let alu_op = match m {
+        M::Add => Some(ADD),
+        M::Or => Some(OR),
+        M::Adc => Some(ADC),
+        M::Sbb => Some(SBB),
+        M::And => Some(AND),
+        M::Sub => Some(SUB),
+        M::Xor => Some(XOR),
+        M::Cmp => Some(CMP),
+        M::Test => Some(TEST),
+        _ => None,
+    };
+    if let Some(op) = alu_op {
+        if !two {
+            return F::Use;
+        }
+        let nf = if r32 { Some(alu_nf(op)) } else { None };
+        return match (op, nf) {
+            (ADC | SBB, Some(nf)) => F::Update(nf),
+            (ADC | SBB, None) => F::Use,
+            (_, nf) => F::Kill(nf),
+        };
+    }
+    let count_imm = ins.op_count() == 2 && is_imm(1);
+    let shift = |k: u8| -> Handler {
+        match k {
+            SHL => shift::shift32_nf::<SHL>,
+            SHR => shift::shift32_nf::<SHR>,
+            SAR => shift::shift32_nf::<SAR>,
+            ROL => shift::shift32_nf::<ROL>,
+            _ => shift::shift32_nf::<ROR>,
+        }
+    };
+    match m {
+        M::Mov => {
+            if two {
+                F::None
+            } else {
+                F::Use
+            }
+        }
+        M::Movzx | M::Movsx | M::Xchg if reg(0) && reg(1) => F::None,
+        M::Lea | M::Nop | M::Cbw | M::Cwde | M::Cwd | M::Cdq => F::None,
+        M::Not | M::Bswap if reg(0) => F::None,
+        M::Neg if reg(0) => F::Kill(if r32 { Some(alu::neg32_nf as Handler) } else { None }),
+        M::Inc if r32 => F::Update(alu::inc32_nf),
+        M::Dec if r32 => F::Update(alu::dec32_nf),
+        M::Shl | M::Sal | M::Shr | M::Sar if reg(0) && count_imm && ins.immediate(1) & 0x1F != 0 => {
+            let k = match m {
+                M::Shr => SHR,
+                M::Sar => SAR,
+                _ => SHL,
+            };
+            F::Kill(if r32 { Some(shift(k)) } else { None })
+        }
+        M::Rol | M::Ror if r32 && count_imm => F::Update(shift(if m == M::Rol { ROL } else { ROR })),
+        M::Imul if ins.op_count() >= 2 && reg(0) && reg(1) => F::Kill(None),
+        M::Mul if reg(0) => F::Kill(None),
+        _ => F::Use,
+    }
+}
+
 /// Build the [`Op`] for one decoded instruction. `index` is its position in the block.
 pub(crate) fn translate(ins: &Instruction, index: u32) -> Op {
     let mut op = Op {

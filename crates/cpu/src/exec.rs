@@ -17,9 +17,10 @@
 //! except when a block is built. `benches/interp.rs` measures it.
 
 use crate::decode;
+use crate::decode::FlagEffect;
 use crate::exit::{Exit, Stop, StopKind, gp0};
 use crate::mem::{PAGE_MASK, PAGE_SIZE};
-use crate::ops::Op;
+use crate::ops::{Handler, Op};
 use crate::regs::SegReg;
 use crate::state::State;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction};
@@ -43,6 +44,8 @@ struct Block {
     user: bool,
     /// EIP of the first instruction.
     eip: u32,
+    /// [`block_key`] of `eip` and `user`.
+    key: u64,
     /// EIP after the last instruction (the fall-through).
     next_eip: u32,
     /// Physical address of the first instruction.
@@ -57,6 +60,9 @@ struct Block {
     cs_big: bool,
     epoch: u64,
     ops: Box<[Op]>,
+    /// The exact handlers of the ops the dead-flags pass replaced, by index, for running
+    /// only part of the block (see `run_cut`).
+    exact: Box<[(u32, Handler)]>,
     /// The blocks that last followed this one, through the fall-through (0) and through a
     /// branch (1): tried before the lookup table (see `run`).
     link: [u32; 2],
@@ -66,8 +72,12 @@ pub(crate) struct CodeCache {
     blocks: Vec<Block>,
     /// Ops in all blocks (the cache is dropped when this grows too large).
     total_ops: usize,
-    /// Reused while decoding a block.
+    /// Reused while decoding a block, and to run part of one.
     ops: Vec<Op>,
+    /// Reused while decoding a block: each op's [`FlagEffect`].
+    effects: Vec<FlagEffect>,
+    /// Reused while decoding a block: the exact handlers replaced.
+    exact: Vec<(u32, Handler)>,
     table: Vec<u32>,
     map: HashMap<(u32, bool), u32>,
     /// Reused decode buffer.
@@ -80,6 +90,8 @@ impl CodeCache {
             blocks: Vec::new(),
             total_ops: 0,
             ops: Vec::with_capacity(MAX_BLOCK),
+            effects: Vec::with_capacity(MAX_BLOCK),
+            exact: Vec::with_capacity(MAX_BLOCK),
             table: vec![NO_BLOCK; TABLE_SIZE],
             map: HashMap::new(),
             buf: Vec::with_capacity(PAGE_SIZE as usize + 16),
@@ -113,7 +125,7 @@ fn find_block(st: &mut State, cache: &mut CodeCache) -> Result<u32, Stop> {
     let cs = &st.segs[SegReg::Cs as usize];
     let eip = st.eip;
     let lin = cs.base.wrapping_add(eip);
-    let user = st.cpl == 3;
+    let user = st.user;
     let slot = CodeCache::slot(lin, user);
     let bi = cache.table[slot];
     if bi != NO_BLOCK {
@@ -222,6 +234,7 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
     let bitness = if cs.big() { 32 } else { 16 };
     let mut decoder = Decoder::with_ip(bitness, &cache.buf, eip as u64, DecoderOptions::NONE);
     cache.ops.clear();
+    cache.effects.clear();
     let mut ins = Instruction::default();
     let mut phys2 = NO_PAGE;
     let mut version2 = 0;
@@ -256,17 +269,20 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
         }
         let op = decode::translate(&ins, count as u32);
         cache.ops.push(op);
+        cache.effects.push(decode::flag_effect(&ins));
         count += 1;
         next_eip = ins.next_ip32();
         if decode::ends_block(&ins) || ins.is_invalid() || phys2 != NO_PAGE {
             break;
         }
     }
+    drop_dead_flags(&mut cache.ops, &cache.effects, &mut cache.exact);
     let bi = cache.blocks.len() as u32;
     cache.blocks.push(Block {
         lin,
         user,
         eip,
+        key: block_key(eip, user),
         next_eip: if bitness == 16 { next_eip & 0xFFFF } else { next_eip },
         phys,
         version,
@@ -278,104 +294,188 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
         cs_big: cs.big(),
         epoch: st.epoch(),
         ops: cache.ops.as_slice().into(),
+        exact: cache.exact.as_slice().into(),
         link: [NO_BLOCK; 2],
     });
     cache.total_ops += count;
     Ok(bi)
 }
 
+/// The dead-flags pass: an instruction whose flags the block overwrites before anything
+/// could read them (a later instruction sets all six, and none in between reads them or
+/// can fault or stop the block, when EFLAGS must be exact) gets a handler that does not
+/// compute them. The flags at the end of a block are always exact. `exact` receives the
+/// replaced handlers, for running only part of the block.
+fn drop_dead_flags(ops: &mut [Op], effects: &[FlagEffect], exact: &mut Vec<(u32, Handler)>) {
+    exact.clear();
+    let mut dead = false;
+    for (i, (op, effect)) in ops.iter_mut().zip(effects).enumerate().rev() {
+        let nf = match *effect {
+            FlagEffect::None => None,
+            FlagEffect::Kill(nf) => std::mem::replace(&mut dead, true).then_some(nf).flatten(),
+            FlagEffect::Update(nf) => std::mem::replace(&mut dead, false).then_some(nf),
+            FlagEffect::Use => {
+                dead = false;
+                None
+            }
+        };
+        if let Some(nf) = nf {
+            exact.push((i as u32, op.f));
+            op.f = nf;
+        }
+    }
+}
+
 /// Execute until an exit or until `budget` instructions have retired.
 pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
+    if budget == 0 {
+        return Exit::BudgetExhausted;
+    }
     let mut left = budget;
-    // The block just run and which of its links leads on: a loop or a chain of blocks
-    // then goes from block to block without hashing. A link is only a hint: the block it
-    // names is used if it starts at EIP and was validated in the current epoch (which
-    // implies the current CS and CPL), exactly what the table lookup checks.
-    let mut prev = (NO_BLOCK, 0usize);
-    while left > 0 {
-        let hint = cache.blocks.get(prev.0 as usize).map_or(NO_BLOCK, |b| b.link[prev.1]);
-        let bi = match cache.blocks.get(hint as usize) {
-            Some(b) if b.eip == st.eip && b.epoch == st.epoch() => hint,
+    let mut bi = match find_block(st, cache) {
+        Ok(bi) => bi,
+        Err(stop) => return stop_exit(stop),
+    };
+    loop {
+        let b = &cache.blocks[bi as usize];
+        let len = b.ops.len();
+        let stop = if len as u64 <= left {
+            st.eip = b.next_eip;
+            exec_ops(st, &b.ops, len)
+        } else {
+            // The budget runs out inside the block (rare: once per slice).
+            Some(run_cut(st, b, &mut cache.ops, left as usize))
+        };
+        match stop {
+            None => {
+                st.retired += len as u64;
+                left -= len as u64;
+                if left == 0 {
+                    return Exit::BudgetExhausted;
+                }
+            }
+            Some((done, exit)) => {
+                st.retired += done as u64;
+                // A REP that yields retires nothing but still counts against the
+                // budget, so that `run` always returns.
+                left = left.saturating_sub(done.max(1) as u64);
+                if let Some(e) = exit {
+                    return e;
+                }
+                if left == 0 {
+                    return Exit::BudgetExhausted;
+                }
+            }
+        }
+        // The block that last followed this one the same way (fall-through or branch) is
+        // tried first: a link is only a hint, used if that block starts at EIP, was
+        // decoded for this privilege class and was validated in the current epoch, which
+        // is exactly what the table lookup checks besides the linear address (which the
+        // epoch pins down, CS being unchanged).
+        let which = (st.eip != b.next_eip) as usize;
+        let next = b.link[which];
+        let key = block_key(st.eip, st.user);
+        let epoch = st.epoch();
+        bi = match cache.blocks.get(next as usize) {
+            Some(n) if n.key == key && n.epoch == epoch => next,
             _ => match find_block(st, cache) {
-                Ok(bi) => {
-                    if let Some(p) = cache.blocks.get_mut(prev.0 as usize) {
-                        p.link[prev.1] = bi;
-                    }
-                    bi
+                Ok(n) => {
+                    cache.blocks[bi as usize].link[which] = n;
+                    n
                 }
                 Err(stop) => return stop_exit(stop),
             },
         };
-        let b = &cache.blocks[bi as usize];
-        let len = b.ops.len();
-        let n = if left >= len as u64 { len } else { left as usize };
-        let ops = &b.ops[..n];
-        st.eip = b.next_eip;
-        // Instructions retired in this block, and whether something stopped it before
-        // the budgeted end.
-        let mut done = n;
-        let mut stopped = false;
-        let mut exit = None;
-        let mut i = 0;
-        while i < ops.len() {
-            let op = &ops[i];
-            let r = (op.f)(st, op);
-            // One test for both ways out on the common path.
-            if r.is_err() | st.smc {
-                stopped = true;
-                st.smc = false;
-                match r.err().map(Stop::kind) {
-                    None => {
-                        // This instruction wrote to a page holding decoded code (what
-                        // follows in this block may be stale), or to a watched page.
-                        if i + 1 < len {
-                            st.eip = op.next();
-                        }
-                        done = i + 1;
-                        if st.watch_hit {
-                            st.watch_hit = false;
-                            exit = Some(Exit::WatchedStore);
-                        }
-                    }
-                    Some(StopKind::Fault(e)) => {
-                        st.eip = op.eip;
-                        done = i;
-                        exit = Some(e);
-                    }
-                    Some(StopKind::Trap(e)) => {
-                        st.eip = op.next();
-                        done = i + 1;
-                        exit = Some(match e {
-                            Exit::SoftInt { vector, .. } => Exit::SoftInt { vector, len: op.len },
-                            e => e,
-                        });
-                    }
-                    Some(StopKind::Restart) => {
-                        // A long REP yields part-way: it has not retired yet.
-                        st.eip = op.eip;
-                        done = i;
-                    }
-                    Some(StopKind::EndBlock) => {
-                        st.eip = op.next();
-                        done = i + 1;
-                    }
-                }
-                break;
-            }
-            i += 1;
-        }
-        if !stopped && n < len {
-            // The budget ran out inside the block.
-            st.eip = b.ops[n].eip;
-        }
-        st.retired += done as u64;
-        left = left.saturating_sub(done.max(1) as u64);
-        prev = (bi, (st.eip != b.next_eip) as usize);
-        if let Some(e) = exit {
-            return e;
+    }
+}
+
+/// A block's EIP and privilege class in one word, for the link check.
+#[inline(always)]
+fn block_key(eip: u32, user: bool) -> u64 {
+    eip as u64 | (user as u64) << 32
+}
+
+/// Run `ops` (all or the first part of a block of `block_len` instructions) and return
+/// how many instructions retired and the exit, if one ended `run`. EIP must be the
+/// block's fall-through address on entry; on return it is where execution goes on.
+/// `None` if all of `ops` ran without stopping.
+#[inline(always)]
+fn exec_ops(st: &mut State, ops: &[Op], block_len: usize) -> Option<(usize, Option<Exit>)> {
+    for (i, op) in ops.iter().enumerate() {
+        let r = (op.f)(st, op);
+        // One test for both ways out on the common path.
+        if r.is_err() | st.smc {
+            return Some(stopped(st, op, i, block_len, r.err()));
         }
     }
-    Exit::BudgetExhausted
+    None
+}
+
+/// Instruction `i` of a block stopped it: with `stop`, or by storing to a page holding
+/// decoded code or a watched page.
+#[cold]
+#[inline(never)]
+fn stopped(st: &mut State, op: &Op, i: usize, block_len: usize, stop: Option<Stop>) -> (usize, Option<Exit>) {
+    st.smc = false;
+    match stop.map(Stop::kind) {
+        None => {
+            // What follows in this block may be stale.
+            if i + 1 < block_len {
+                st.eip = op.next();
+            }
+            let exit = if st.watch_hit {
+                st.watch_hit = false;
+                Some(Exit::WatchedStore)
+            } else {
+                None
+            };
+            (i + 1, exit)
+        }
+        Some(StopKind::Fault(e)) => {
+            st.eip = op.eip;
+            (i, Some(e))
+        }
+        Some(StopKind::Trap(e)) => {
+            st.eip = op.next();
+            let e = match e {
+                Exit::SoftInt { vector, .. } => Exit::SoftInt { vector, len: op.len },
+                e => e,
+            };
+            (i + 1, Some(e))
+        }
+        Some(StopKind::Restart) => {
+            // A long REP yields part-way: it has not retired yet.
+            st.eip = op.eip;
+            (i, None)
+        }
+        Some(StopKind::EndBlock) => {
+            st.eip = op.next();
+            (i + 1, None)
+        }
+    }
+}
+
+/// Run the first `n` instructions of block `b` (fewer than it has), with exact flags
+/// throughout (the block's own ops may leave flags to instructions after the `n`th).
+#[cold]
+#[inline(never)]
+fn run_cut(st: &mut State, b: &Block, scratch: &mut Vec<Op>, n: usize) -> (usize, Option<Exit>) {
+    let len = b.ops.len();
+    scratch.clear();
+    scratch.extend_from_slice(&b.ops[..n]);
+    for &(i, f) in b.exact.iter() {
+        if let Some(op) = scratch.get_mut(i as usize) {
+            op.f = f;
+        }
+    }
+    st.eip = b.next_eip;
+    match exec_ops(st, scratch, len) {
+        Some(stopped) => stopped,
+        None => {
+            st.eip = b.ops[n].eip;
+            (n, None)
+        }
+    }
 }
 
 fn stop_exit(stop: Stop) -> Exit {

@@ -188,7 +188,7 @@ impl State {
     /// Translate linear `lin` for an access at the current privilege, filling the TLB.
     /// Returns the physical address. This is the slow path behind every fast TLB lookup.
     pub(crate) fn translate(&mut self, lin: u32, write: bool) -> Result<u32, Stop> {
-        let user = self.cpl == 3;
+        let user = self.user;
         let idx = Tlb::index(lin, user);
         let page = lin & PAGE_MASK;
         let e = self.tlb.entries[idx];

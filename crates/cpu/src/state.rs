@@ -37,6 +37,8 @@ pub(crate) struct State {
     /// three bits needs no bounds check on the memory-access paths.
     pub segs: [Segment; 8],
     pub cpl: u8,
+    /// CPL is 3: the privilege class for paging (kept beside `cpl` for the hot paths).
+    pub user: bool,
     /// Bumped on every CS load, so cached blocks re-check base, limit and size.
     pub cs_gen: u64,
     pub cr0: u32,
@@ -69,6 +71,7 @@ impl State {
             cc: Lazy::from_eflags(0),
             segs: [flat; 8],
             cpl: 0,
+            user: false,
             cs_gen: 0,
             cr0: cr::CR0_PE | cr::CR0_ET | cr::CR0_EM,
             cr2: 0,
@@ -151,6 +154,7 @@ impl State {
     /// Change the current privilege level (done when CS is loaded).
     pub fn set_cpl(&mut self, cpl: u8) {
         self.cpl = cpl;
+        self.user = cpl == 3;
     }
 
     /// Load CS with an already-checked cache; CPL follows its RPL.
@@ -197,7 +201,7 @@ impl State {
     /// Read `N` bytes (1, 2 or 4) at linear address `lin`.
     #[inline(always)]
     pub fn read_lin<const N: u32>(&mut self, lin: u32) -> Res<u32> {
-        let e = &self.tlb.entries[Tlb::index(lin, self.cpl == 3)];
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
         let off = lin & !PAGE_MASK;
         if e.rtag == lin & PAGE_MASK && off <= 0x1000 - N {
             let p = (e.phys | off) as usize;
@@ -234,7 +238,7 @@ impl State {
     /// Write the low `N` bytes of `v` at linear address `lin`.
     #[inline(always)]
     pub fn write_lin<const N: u32>(&mut self, lin: u32, v: u32) -> Res {
-        let e = &self.tlb.entries[Tlb::index(lin, self.cpl == 3)];
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
         let off = lin & !PAGE_MASK;
         if e.wtag == lin & PAGE_MASK && off <= 0x1000 - N {
             let p = (e.phys | off) as usize;
@@ -309,7 +313,7 @@ impl State {
     #[inline(always)]
     pub fn rmw<const N: u32>(&mut self, seg: u8, ea: u32) -> Res<Rmw> {
         let lin = self.lin_write(seg, ea, N)?;
-        let e = &self.tlb.entries[Tlb::index(lin, self.cpl == 3)];
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
         let off = lin & !PAGE_MASK;
         if e.wtag == lin & PAGE_MASK && off <= 0x1000 - N {
             let p = e.phys | off;

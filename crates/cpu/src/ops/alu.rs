@@ -123,6 +123,60 @@ pub(crate) fn alu_ri32<const OP: u8>(st: &mut State, op: &Op) -> Res {
     Ok(())
 }
 
+// ---- without flags ----
+//
+// The block builder (see `exec.rs`) gives these to register-only instructions whose flags
+// a later instruction of the same block overwrites before anything could see them.
+
+/// `d OP s` on 32 bits, flags untouched (ADC/SBB still read the carry).
+#[inline(always)]
+fn alu_value<const OP: u8>(st: &State, d: u32, s: u32) -> u32 {
+    match OP {
+        ADD => d.wrapping_add(s),
+        ADC => d.wrapping_add(s).wrapping_add(st.cc.cf() as u32),
+        SUB | CMP => d.wrapping_sub(s),
+        SBB => d.wrapping_sub(s).wrapping_sub(st.cc.cf() as u32),
+        OR => d | s,
+        AND | TEST => d & s,
+        _ => d ^ s,
+    }
+}
+
+/// [`alu_rr32`] with dead flags (not used for CMP and TEST, which would do nothing).
+pub(crate) fn alu_rr32_nf<const OP: u8>(st: &mut State, op: &Op) -> Res {
+    let r = alu_value::<OP>(st, st.regs[op.rm as usize], st.regs[op.r as usize]);
+    st.regs[op.rm as usize] = r;
+    Ok(())
+}
+
+/// [`alu_ri32`] with dead flags.
+pub(crate) fn alu_ri32_nf<const OP: u8>(st: &mut State, op: &Op) -> Res {
+    let r = alu_value::<OP>(st, st.regs[op.rm as usize], op.imm);
+    st.regs[op.rm as usize] = r;
+    Ok(())
+}
+
+/// INC r32 with dead flags.
+pub(crate) fn inc32_nf(st: &mut State, op: &Op) -> Res {
+    let r = &mut st.regs[op.rm as usize];
+    *r = r.wrapping_add(1);
+    Ok(())
+}
+
+/// DEC r32 with dead flags.
+pub(crate) fn dec32_nf(st: &mut State, op: &Op) -> Res {
+    let r = &mut st.regs[op.rm as usize];
+    *r = r.wrapping_sub(1);
+    Ok(())
+}
+
+/// NEG r32 with dead flags.
+pub(crate) fn neg32_nf(st: &mut State, op: &Op) -> Res {
+    let r = &mut st.regs[op.rm as usize];
+    *r = r.wrapping_neg();
+    Ok(())
+}
+
 pub(crate) fn inc<W: Width, const MEM: bool>(st: &mut State, op: &Op) -> Res {
     rm_update::<W, MEM>(st, op, |st, d| {
         let d = d & W::MASK;

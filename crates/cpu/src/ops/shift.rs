@@ -116,6 +116,21 @@ pub(crate) fn shift_value<W: Width, const K: u8>(st: &mut State, d: u32, c: u32)
     }
 }
 
+/// SHL/SHR/SAR/ROL/ROR r32, imm8 with dead flags (the block builder's choice, see
+/// `exec.rs`); the count is in `op.imm`.
+pub(crate) fn shift32_nf<const K: u8>(st: &mut State, op: &Op) -> Res {
+    let c = op.imm & 0x1F;
+    let r = &mut st.regs[op.rm as usize];
+    *r = match K {
+        SHL => *r << c,
+        SHR => *r >> c,
+        SAR => ((*r as i32) >> c) as u32,
+        ROL => r.rotate_left(c),
+        _ => r.rotate_right(c),
+    };
+    Ok(())
+}
+
 #[inline(always)]
 fn flag(b: bool, f: u32) -> u32 {
     if b { f } else { 0 }
