@@ -1,7 +1,9 @@
 //! Replay every saved fuzz input under plain `cargo test` (no nightly, no cargo-fuzz):
 //! `fuzz/regressions/<target>/*` holds the inputs that once crashed a target, each kept
-//! after its fix, and `fuzz/seeds/<target>/*` a few that reach deep paths. One test per
-//! target; a failure names the file, which `scripts/fuzz.sh` can also run alone.
+//! after its fix, and `fuzz/seeds/<target>/*` some that reach deep paths. A failure names
+//! the file, which `scripts/fuzz.sh replay` can also run alone. And a few thousand
+//! inputs from a fixed pseudo-random sequence, so the targets run even where nothing is
+//! saved.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,35 @@ fn replay(target: &str) {
         assert!(result.is_ok(), "{target}: {} fails again", path.display());
     }
     println!("{target}: {} saved inputs replayed", files.len());
+}
+
+/// `count` inputs of up to 300 bytes from a fixed SplitMix64 sequence.
+fn random(target: &str, count: usize) {
+    let run = fuzzing::TARGETS.iter().find(|(name, _)| *name == target).expect("a target").1;
+    let mut state: u64 = 0x6c67_7565_7374;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in 0..count {
+        let len = (next() % 300) as usize;
+        let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let result = std::panic::catch_unwind(|| run(&data));
+        assert!(result.is_ok(), "{target}: random input {i} fails: {data:02x?}");
+    }
+}
+
+#[test]
+fn random_cpu_inputs_run_without_a_panic() {
+    random("cpu", 2000);
+}
+
+#[test]
+fn random_host_inputs_run_without_a_panic() {
+    random("host", 2000);
 }
 
 #[test]
