@@ -492,6 +492,26 @@ fn a_store_into_the_next_instruction_takes_effect() {
 }
 
 #[test]
+fn rep_stosb_over_the_instructions_after_it_takes_effect() {
+    passes("hostile_storms", "smc_rep_stos");
+}
+
+#[test]
+fn code_rewritten_through_another_virtual_address_runs_its_latest_version() {
+    passes("hostile_storms", "smc_alias");
+}
+
+#[test]
+fn rewriting_the_second_page_of_a_page_straddling_instruction_takes_effect() {
+    passes("hostile_storms", "smc_cross_page");
+}
+
+#[test]
+fn a_code_page_remapped_with_set_pte_runs_the_frame_now_mapped() {
+    passes("hostile_storms", "remap_code");
+}
+
+#[test]
 fn two_hundred_thousand_int3_traps_are_each_delivered_once() {
     passes("hostile_storms", "trap_storm");
 }
