@@ -61,6 +61,109 @@ const JCC: [Handler; 16] = [
     control::jcc::<15>,
 ];
 
+/// One Jcc handler per condition code for a known flag producer of `$bits` bits.
+macro_rules! jcc_table {
+    ($f:ident, $bits:literal) => {
+        [
+            control::$f::<0, $bits> as Handler,
+            control::$f::<1, $bits>,
+            control::$f::<2, $bits>,
+            control::$f::<3, $bits>,
+            control::$f::<4, $bits>,
+            control::$f::<5, $bits>,
+            control::$f::<6, $bits>,
+            control::$f::<7, $bits>,
+            control::$f::<8, $bits>,
+            control::$f::<9, $bits>,
+            control::$f::<10, $bits>,
+            control::$f::<11, $bits>,
+            control::$f::<12, $bits>,
+            control::$f::<13, $bits>,
+            control::$f::<14, $bits>,
+            control::$f::<15, $bits>,
+        ]
+    };
+}
+
+/// Jcc handlers after SUB/CMP, by operand size (1, 2, 4 bytes → 0, 1, 2) and condition.
+const JCC_SUB: [[Handler; 16]; 3] =
+    [jcc_table!(jcc_sub, 8), jcc_table!(jcc_sub, 16), jcc_table!(jcc_sub, 32)];
+/// Jcc handlers after AND/OR/XOR/TEST.
+const JCC_LOGIC: [[Handler; 16]; 3] =
+    [jcc_table!(jcc_logic, 8), jcc_table!(jcc_logic, 16), jcc_table!(jcc_logic, 32)];
+/// JE/JNE/JS/JNS/JP/JNP handlers after any other lazily recorded result.
+const JCC_RESULT: [[Handler; 16]; 3] =
+    [jcc_table!(jcc_result, 8), jcc_table!(jcc_result, 16), jcc_table!(jcc_result, 32)];
+
+/// What last set the flags, when an instruction of the current block did it in a way a
+/// Jcc can test directly (see `flags::sub_cond`).
+#[derive(Clone, Copy)]
+pub(crate) enum Producer {
+    /// SUB or CMP, of 1, 2 or 4 bytes.
+    Sub(u32),
+    /// AND, OR, XOR, TEST.
+    Logic(u32),
+    /// Another instruction that records its result lazily (ADD, ADC, SBB, INC, DEC, NEG).
+    Result(u32),
+}
+
+/// The [`Producer`] `ins` is, if any.
+pub(crate) fn flag_producer(ins: &Instruction) -> Option<Producer> {
+    use Mnemonic as M;
+    if ins.is_invalid() || is_string_form(ins) {
+        return None;
+    }
+    let size = opsize(ins, 0);
+    if !matches!(size, 1 | 2 | 4) {
+        return None;
+    }
+    match ins.mnemonic() {
+        M::Sub | M::Cmp => Some(Producer::Sub(size)),
+        M::And | M::Or | M::Xor | M::Test => Some(Producer::Logic(size)),
+        M::Add | M::Adc | M::Sbb | M::Inc | M::Dec | M::Neg => Some(Producer::Result(size)),
+        _ => None,
+    }
+}
+
+/// A Jcc handler that tests the flags `producer` left without asking what produced them,
+/// if `ins` is a Jcc and there is one for that condition.
+pub(crate) fn known_jcc(ins: &Instruction, producer: Producer) -> Option<Handler> {
+    if !is_jcc(ins) {
+        return None;
+    }
+    let cc = cc(ins) as usize & 15;
+    let by_size = |size: u32| (size / 2) as usize;
+    match producer {
+        Producer::Sub(size) => Some(JCC_SUB[by_size(size)][cc]),
+        Producer::Logic(size) => Some(JCC_LOGIC[by_size(size)][cc]),
+        Producer::Result(size) if matches!(cc >> 1, 2 | 4 | 5) => Some(JCC_RESULT[by_size(size)][cc]),
+        Producer::Result(_) => None,
+    }
+}
+
+fn is_jcc(ins: &Instruction) -> bool {
+    use Mnemonic as M;
+    matches!(
+        ins.mnemonic(),
+        M::Jo
+            | M::Jno
+            | M::Jb
+            | M::Jae
+            | M::Je
+            | M::Jne
+            | M::Jbe
+            | M::Ja
+            | M::Js
+            | M::Jns
+            | M::Jp
+            | M::Jnp
+            | M::Jl
+            | M::Jge
+            | M::Jle
+            | M::Jg
+    )
+}
+
 /// Whether the block must end after this instruction.
 pub(crate) fn ends_block(ins: &Instruction) -> bool {
     !matches!(ins.flow_control(), FlowControl::Next)

@@ -235,6 +235,9 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
     let mut decoder = Decoder::with_ip(bitness, &cache.buf, eip as u64, DecoderOptions::NONE);
     cache.ops.clear();
     cache.effects.clear();
+    // The instruction of this block that last set the flags, if a Jcc can test its
+    // flags directly (nothing in between touched them).
+    let mut producer = None;
     let mut ins = Instruction::default();
     let mut phys2 = NO_PAGE;
     let mut version2 = 0;
@@ -267,9 +270,16 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
             phys2 = p2 & PAGE_MASK;
             version2 = mark_code(st, phys2);
         }
-        let op = decode::translate(&ins, count as u32);
+        let mut op = decode::translate(&ins, count as u32);
+        let effect = decode::flag_effect(&ins);
+        if let Some(f) = producer.and_then(|p| decode::known_jcc(&ins, p)) {
+            op.f = f;
+        }
+        if !matches!(effect, FlagEffect::None) {
+            producer = decode::flag_producer(&ins);
+        }
         cache.ops.push(op);
-        cache.effects.push(decode::flag_effect(&ins));
+        cache.effects.push(effect);
         count += 1;
         next_eip = ins.next_ip32();
         if decode::ends_block(&ins) || ins.is_invalid() || phys2 != NO_PAGE {

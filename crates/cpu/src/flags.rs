@@ -278,6 +278,57 @@ impl Lazy {
     }
 }
 
+/// Condition `cc` right after a SUB or CMP of `BITS`-bit operands (kind [`CcKind::Sub`],
+/// no overrides, operands and result stored masked to the width, as `alu` leaves them):
+/// straight from the operands, with no look at what produced the flags. The block builder
+/// picks this for a Jcc whose flags it knows come from such an instruction.
+#[inline(always)]
+pub(crate) fn sub_cond<const CC: u8, const BITS: u32>(l: &Lazy) -> bool {
+    let sign = 1u32 << (BITS - 1);
+    let sh = 32 - BITS;
+    let (d, s, r) = (l.dst, l.src, l.res);
+    let c = match CC >> 1 {
+        0 => (d ^ s) & (d ^ r) & sign != 0,
+        1 => d < s,
+        2 => r == 0,
+        3 => d <= s,
+        4 => r & sign != 0,
+        5 => PARITY[(r & 0xFF) as usize] != 0,
+        6 => ((d << sh) as i32) < ((s << sh) as i32),
+        _ => ((d << sh) as i32) <= ((s << sh) as i32),
+    };
+    c ^ (CC & 1 != 0)
+}
+
+/// Condition `cc` right after AND, OR, XOR or TEST (kind [`CcKind::Logic`]: CF = OF = 0).
+#[inline(always)]
+pub(crate) fn logic_cond<const CC: u8, const BITS: u32>(l: &Lazy) -> bool {
+    let sign = 1u32 << (BITS - 1);
+    let r = l.res;
+    let c = match CC >> 1 {
+        0 | 1 => false,
+        2 | 3 => r == 0,
+        4 | 6 => r & sign != 0,
+        5 => PARITY[(r & 0xFF) as usize] != 0,
+        _ => r == 0 || r & sign != 0,
+    };
+    c ^ (CC & 1 != 0)
+}
+
+/// Condition `cc`, one of E, NE, S, NS, P, NP (which depend on the result alone), right
+/// after any instruction that records its result lazily (not [`CcKind::Eflags`]).
+#[inline(always)]
+pub(crate) fn result_cond<const CC: u8, const BITS: u32>(l: &Lazy) -> bool {
+    let sign = 1u32 << (BITS - 1);
+    let r = l.res;
+    let c = match CC >> 1 {
+        2 => r == 0,
+        4 => r & sign != 0,
+        _ => PARITY[(r & 0xFF) as usize] != 0,
+    };
+    c ^ (CC & 1 != 0)
+}
+
 /// PF for each value of a result's low byte: set when it has an even number of ones.
 /// A table, because without POPCNT in the baseline x86-64 target counting bits is slow.
 pub(crate) const PARITY: [u8; 256] = {
@@ -403,6 +454,79 @@ mod tests {
                             | bit(l.sf(), SF)
                             | bit(l.of(), OF);
                         assert_eq!(l.bits(), each, "{kind:?} size {size} d {d:#x} s {s:#x}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every [`sub_cond`], [`logic_cond`] and [`result_cond`] instance against [`Lazy::cond`].
+    #[test]
+    fn conditions_for_a_known_producer_agree_with_the_general_ones() {
+        fn check<const CC: u8>(l: &Lazy, size: u8) {
+            let want = l.cond(CC);
+            let (sub, logic, result) = match size {
+                1 => (sub_cond::<CC, 8>(l), logic_cond::<CC, 8>(l), result_cond::<CC, 8>(l)),
+                2 => (sub_cond::<CC, 16>(l), logic_cond::<CC, 16>(l), result_cond::<CC, 16>(l)),
+                _ => (sub_cond::<CC, 32>(l), logic_cond::<CC, 32>(l), result_cond::<CC, 32>(l)),
+            };
+            match l.kind {
+                CcKind::Sub => assert_eq!(sub, want, "{l:?} cc {CC}"),
+                CcKind::Logic => assert_eq!(logic, want, "{l:?} cc {CC}"),
+                _ => {}
+            }
+            if matches!(CC >> 1, 2 | 4 | 5) {
+                assert_eq!(result, want, "{l:?} cc {CC}");
+            }
+        }
+        fn all(l: &Lazy, size: u8) {
+            check::<0>(l, size);
+            check::<1>(l, size);
+            check::<2>(l, size);
+            check::<3>(l, size);
+            check::<4>(l, size);
+            check::<5>(l, size);
+            check::<6>(l, size);
+            check::<7>(l, size);
+            check::<8>(l, size);
+            check::<9>(l, size);
+            check::<10>(l, size);
+            check::<11>(l, size);
+            check::<12>(l, size);
+            check::<13>(l, size);
+            check::<14>(l, size);
+            check::<15>(l, size);
+        }
+        let vals = [
+            0u32,
+            1,
+            2,
+            0x7F,
+            0x80,
+            0xFF,
+            0x7FFF,
+            0x8000,
+            0xFFFF,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            0xFFFF_FFFF,
+            0x1234_5678,
+        ];
+        for size in [1u8, 2, 4] {
+            let m = u32::MAX >> (32 - size as u32 * 8);
+            for &d in &vals {
+                for &s in &vals {
+                    let (d, s) = (d & m, s & m);
+                    let cases = [
+                        Lazy::new(CcKind::Sub, size, d.wrapping_sub(s) & m, d, s),
+                        Lazy::new(CcKind::Logic, size, d & s, d, s),
+                        Lazy::new(CcKind::Logic, size, d ^ s, d, s),
+                        Lazy::new(CcKind::Add, size, d.wrapping_add(s) & m, d, s),
+                        Lazy::new(CcKind::Inc, size, d.wrapping_add(1) & m, d, s & 1),
+                        Lazy::new(CcKind::Dec, size, d.wrapping_sub(1) & m, d, s & 1),
+                    ];
+                    for l in &cases {
+                        all(l, size);
                     }
                 }
             }

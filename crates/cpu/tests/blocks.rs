@@ -82,3 +82,55 @@ fn flags_are_exact_at_a_fault_inside_a_block() {
     assert_eq!((cpu.reg(Reg::Eax), arith(&cpu)), (1, eflags::CF));
     assert_eq!(cpu.retired(), 2);
 }
+
+/// A Jcc right after the instruction that set its flags, in the same block, is tested
+/// straight from that instruction's operands; it must branch exactly as a Jcc that starts
+/// a block of its own (which looks at the flags the general way) does.
+#[test]
+fn a_jcc_after_its_flag_producer_branches_as_a_lone_jcc_does() {
+    // The producers, as opcode bytes operating on EAX (and EBX).
+    let producers: [&[u8]; 13] = [
+        &[0x39, 0xD8],       // cmp eax, ebx
+        &[0x38, 0xD8],       // cmp al, bl
+        &[0x66, 0x39, 0xD8], // cmp ax, bx
+        &[0x29, 0xD8],       // sub eax, ebx
+        &[0x85, 0xD8],       // test eax, ebx
+        &[0x84, 0xD8],       // test al, bl
+        &[0x21, 0xD8],       // and eax, ebx
+        &[0x66, 0x31, 0xD8], // xor ax, bx
+        &[0x01, 0xD8],       // add eax, ebx
+        &[0x00, 0xD8],       // add al, bl
+        &[0x40],             // inc eax
+        &[0x48],             // dec eax
+        &[0x83, 0xF8, 0x05], // cmp eax, 5
+    ];
+    let values = [0u32, 1, 5, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF];
+    for producer in producers {
+        for cc in 0..16u8 {
+            // producer; jcc +2; int 0x80 (not taken); int 0x81 (taken)
+            let mut code = producer.to_vec();
+            code.extend_from_slice(&[0x70 + cc, 2, 0xCD, 0x80, 0xCD, 0x81]);
+            let mut cpu = flat_cpu(&code);
+            for &a in &values {
+                for &b in &values {
+                    let run = |cpu: &mut Cpu, first: u64| {
+                        cpu.set_eip(CODE);
+                        cpu.set_reg(Reg::Eax, a);
+                        cpu.set_reg(Reg::Ebx, b);
+                        cpu.set_eflags(eflags::FIXED);
+                        let exit = cpu.run(first);
+                        if first == 1 {
+                            // The Jcc now starts a block of its own.
+                            assert_eq!(exit, Exit::BudgetExhausted);
+                            return cpu.run(10);
+                        }
+                        exit
+                    };
+                    let lone = run(&mut cpu, 1);
+                    let together = run(&mut cpu, 10);
+                    assert_eq!(together, lone, "{producer:02x?} cc {cc:#x} eax {a:#x} ebx {b:#x}");
+                }
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@
 use super::data::push_w;
 use super::{Op, Width, rm_get};
 use crate::exit::{Exit, Res, Stop, gp0};
+use crate::flags::{logic_cond, result_cond, sub_cond};
 use crate::regs::{SegReg, eflags::*, vector};
 use crate::segments::Segment;
 use crate::state::State;
@@ -32,6 +33,31 @@ pub(crate) fn jmp_rel(st: &mut State, op: &Op) -> Res {
 /// Jcc, specialised by condition code `CC`; target in `op.imm`.
 pub(crate) fn jcc<const CC: u8>(st: &mut State, op: &Op) -> Res {
     if st.cc.cond(CC) {
+        return branch(st, op.imm);
+    }
+    Ok(())
+}
+
+/// Jcc right after a SUB or CMP of `BITS`-bit operands in the same block (the block
+/// builder knows; see `decode::known_jcc`).
+pub(crate) fn jcc_sub<const CC: u8, const BITS: u32>(st: &mut State, op: &Op) -> Res {
+    if sub_cond::<CC, BITS>(&st.cc) {
+        return branch(st, op.imm);
+    }
+    Ok(())
+}
+
+/// Jcc right after AND, OR, XOR or TEST in the same block.
+pub(crate) fn jcc_logic<const CC: u8, const BITS: u32>(st: &mut State, op: &Op) -> Res {
+    if logic_cond::<CC, BITS>(&st.cc) {
+        return branch(st, op.imm);
+    }
+    Ok(())
+}
+
+/// JE/JNE/JS/JNS/JP/JNP right after another lazily recorded result (ADD, INC, DEC...).
+pub(crate) fn jcc_result<const CC: u8, const BITS: u32>(st: &mut State, op: &Op) -> Res {
+    if result_cond::<CC, BITS>(&st.cc) {
         return branch(st, op.imm);
     }
     Ok(())
