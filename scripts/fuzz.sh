@@ -44,7 +44,7 @@ for t in "${targets[@]}"; do
     log="artifacts/$t.log"
     status=0
     cargo +nightly fuzz run -s none "$t" "corpus/$t" "seeds/$t" -- \
-        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 ||
+        -max_total_time="$secs" -max_len=1024 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 ||
         status=$?
     grep -E '^(#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|SUMMARY|thread .* panicked|Test unit)' "$log" || true
     if [[ $status -ne 0 ]]; then

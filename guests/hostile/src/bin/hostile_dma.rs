@@ -42,6 +42,8 @@ core::arch::global_asm!(
     ".popsection",
     options(att_syntax)
 );
+// SAFETY: the assembly above defines the symbol as a function of the C ABI that takes
+// nothing and returns %eax.
 unsafe extern "C" {
     fn hostile_patchme() -> u32;
 }
