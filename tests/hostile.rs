@@ -308,6 +308,11 @@ fn a_ring_0_tls_entry_comes_back_ring_1_and_is_usable() {
 }
 
 #[test]
+fn user_mode_reaching_for_the_kernels_segments_gets_general_protection_faults() {
+    passes("hostile_segments", "user_to_kernel");
+}
+
+#[test]
 fn an_expand_down_tls_entry_reaching_the_reserved_region_is_sudden_death() {
     dies("hostile_segments", "tls_expand_down", "GDT entry 6");
 }

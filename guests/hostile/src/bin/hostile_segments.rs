@@ -18,16 +18,22 @@
 //! - `code_base_in_reserved`, `expand_down_reaching_reserved`, `gdt_too_many`,
 //!   `gdt_outside_ram`, `gdt_unloads_kernel_cs`, `tls_expand_down`, `tls_outside_ram`:
 //!   LOAD_GDT / LOAD_TLS the Host must refuse (Sudden Death);
-//! - `tls_ring0`: a ring-0 TLS entry comes back as ring 1 and is usable.
+//! - `tls_ring0`: a ring-0 TLS entry comes back as ring 1 and is usable;
+//! - `user_to_kernel`: from user mode (ring 3), a far call to the kernel's code segment,
+//!   an IRET to it, and loading the kernel's data segment: each #GP, delivered to the
+//!   Guest kernel with the user's CS in the frame.
 #![no_std]
 #![no_main]
 
-use conform::{check, check_eq, check_frame, ok, probe, record_traps, say, trap_of};
-use guest::abi::segments::{GDT_ENTRY_KERNEL_CS, LGUEST_KERNEL_CS, LGUEST_KERNEL_DS};
+use conform::{
+    UserSpace, check, check_eq, check_frame, ok, probe, record, record_traps, say, trap_of, user_prog,
+};
+use guest::abi::segments::{GDT_ENTRY_KERNEL_CS, LGUEST_KERNEL_CS, LGUEST_KERNEL_DS, USER_CS};
 use guest::abi::{Hcall, RESERVED_START};
 use guest::gdt::{self, Descriptor, access, flags};
 use guest::idt::Gate;
-use guest::{BootInfo, virt_to_phys};
+use guest::traps::{self, TrapFrame};
+use guest::{BootInfo, paging, usermode, virt_to_phys};
 use hostile::{beyond_ram, raw_hcall};
 
 guest::entry!(kmain);
@@ -97,6 +103,11 @@ probe!(DS_HOST_DS, "movl $0x59, %eax", "1: movl %eax, %ds", "2:");
 probe!(JMP_RESERVED, "1: ljmp $0xa1, $0xffc00000", "2:");
 probe!(JMP_PAST_CUT, "1: ljmp $0xb1, $0x100000", "2:");
 
+// From ring 3: into the kernel's code and data segments.
+user_prog!(USER_LCALL, "1: lcall $0x61, $0", "2: ud2");
+user_prog!(USER_IRET, "pushl $0x69", "pushl %esp", "pushfl", "pushl $0x61", "pushl $0", "1: iret", "2: ud2");
+user_prog!(USER_LOAD_DS, "movl $0x69, %eax", "1: movl %eax, %ds", "2: ud2");
+
 fn kmain(_boot: &'static BootInfo) -> ! {
     record_traps(Gate::TRAP);
     conform::run(
@@ -116,6 +127,7 @@ fn kmain(_boot: &'static BootInfo) -> ! {
             ("tls_ring0", tls_ring0),
             ("tls_expand_down", tls_expand_down),
             ("tls_outside_ram", tls_outside_ram),
+            ("user_to_kernel", user_to_kernel),
         ],
     )
 }
@@ -352,4 +364,31 @@ fn tls_outside_ram() {
     // SAFETY: the Host should refuse; if not, we crash below.
     unsafe { raw_hcall(Hcall::LoadTls as u32, at, 0, 0) };
     conform::fail(format_args!("the Host read TLS entries beyond RAM"));
+}
+
+/// Record a #GP from user mode and end the user program with its error code.
+fn user_gp(frame: &mut TrapFrame) {
+    record(frame);
+    usermode::exit(frame.error_code)
+}
+
+fn user_to_kernel() {
+    paging::init();
+    traps::set_handler(13, Gate::TRAP, user_gp);
+    for (prog, sel, what) in [
+        (&USER_LCALL, 0x60, "a far call to the kernel's code segment"),
+        (&USER_IRET, 0x60, "an IRET to the kernel's code segment"),
+        (&USER_LOAD_DS, 0x68, "loading the kernel's data segment"),
+    ] {
+        let space = UserSpace::new(prog);
+        conform::expect_at(0);
+        let code = space.run();
+        let seen = conform::seen();
+        check!(seen.len() == 1, "{what}: expected one trap, saw {}", seen.len());
+        check_eq!(code, sel, "error code passed to usermode::exit");
+        check_frame(&seen[0], 13, sel, space.user_addr(prog.fault));
+        check_eq!(seen[0].frame.cs, u32::from(USER_CS), "CS in the frame");
+        say!("from user mode, {what}: #GP({code:#x})");
+    }
+    ok!("ring 3 cannot reach the kernel's segments: every attempt was #GP from CPL 3");
 }
