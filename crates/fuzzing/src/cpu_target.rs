@@ -11,7 +11,9 @@
 //! The CPU must end every `run` with an [`Exit`] — never a panic — and must keep the
 //! promises the Host relies on:
 //! - privilege never rises: CPL never drops below where it started (this CPU has no
-//!   gates, so nothing may lower it), and CS.RPL is always the CPL;
+//!   gates, so nothing may lower it), CS.RPL is always the CPL, CS is a code segment of
+//!   the CPL's ring (or a conforming one of a more privileged ring), and SS a writable
+//!   data segment of exactly the CPL's ring, as on hardware;
 //! - outside ring 0, EFLAGS.IOPL and VM never change, and IF only where IOPL allows;
 //! - `run(budget)` retires at most `budget` instructions (the run loop's clock and
 //!   signal handling depend on getting control back).
@@ -129,8 +131,19 @@ pub fn run(data: &[u8]) {
 fn check_privilege(cpu: &Cpu, cpl0: u8, iopl0: u8, flags0: u32) {
     let cpl = cpu.cpl();
     assert!(cpl >= cpl0, "CPL went from {cpl0} to {cpl}");
-    let cs = cpu.segment(SegReg::Cs).selector;
-    assert_eq!(cs & 3, u16::from(cpl), "CS {cs:#x} at CPL {cpl}");
+    let cs = cpu.segment(SegReg::Cs);
+    assert_eq!(cs.selector & 3, u16::from(cpl), "CS {:#x} at CPL {cpl}", cs.selector);
+    let d = cs.descriptor();
+    let conforming = d.is_code() && d.conforming();
+    assert!(
+        d.is_code() && (d.dpl() == cpl || (conforming && d.dpl() < cpl)),
+        "CS {:#x} ({:#018x}) at CPL {cpl}",
+        cs.selector,
+        d.0
+    );
+    let ss = cpu.segment(SegReg::Ss);
+    let d = ss.descriptor();
+    assert!(d.writable() && d.dpl() == cpl, "SS {:#x} ({:#018x}) at CPL {cpl}", ss.selector, d.0);
     let flags = cpu.eflags();
     if cpl0 > 0 {
         assert_eq!(
