@@ -12,6 +12,8 @@
 //! - `io.rs`: the DMA core (BIND_DMA, SEND_DMA);
 //! - `devices/`: the Launcher's devices (console, ...) and the events that feed them;
 //! - `outcome.rs`: how a Guest ends, and why the Host kills one.
+//! - `fuzzing.rs` (only with the `fuzzing` feature): a hook that lets the fuzz targets in
+//!   `crates/fuzzing` step a Guest one exit at a time.
 //!
 //! The Host knows nothing of x86 instruction encoding (that is `cpu`'s business) and the
 //! ABI lives in `abi`; names here follow the 2.6.23 sources (`do_async_hcalls`,
