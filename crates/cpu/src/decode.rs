@@ -10,7 +10,9 @@ use crate::ops::alu::{self, *};
 use crate::ops::bits::{self, BT, BTC, BTR, BTS};
 use crate::ops::shift::{self, RCL, RCR, ROL, ROR, SAR, SHL, SHR};
 use crate::ops::string::{self, REP_E, REP_NE, REP_NONE};
-use crate::ops::{Handler, Op, W8, W16, W32, control, data, op_nop, op_ud, system};
+use crate::ops::{
+    EA_BASE, EA_DISP, EA_FULL, Handler, Op, W8, W16, W32, control, data, op_nop, op_ud, system,
+};
 use crate::state::REG_NONE;
 use iced_x86::{
     Code, ConditionCode, CpuidFeature, FlowControl, Instruction, MemorySize, Mnemonic, OpKind, Register,
@@ -31,6 +33,29 @@ macro_rules! sized {
 macro_rules! sized_rm {
     ($size:expr, $mem:expr, $($f:ident)::+ $(, $g:tt)*) => {
         if $mem { sized!($size, $($f)::+ $(, $g)*, true) } else { sized!($size, $($f)::+ $(, $g)*, false) }
+    };
+}
+
+/// Pick the instance of a memory handler for the effective-address form `$ea` (its last
+/// parameter; see `ops::EA_DISP`).
+macro_rules! by_ea {
+    ($ea:expr, $($f:ident)::+ $(, $g:tt)*) => {
+        match $ea {
+            EA_DISP => $($f)::+::<$($g,)* EA_DISP> as Handler,
+            EA_BASE => $($f)::+::<$($g,)* EA_BASE> as Handler,
+            _ => $($f)::+::<$($g,)* EA_FULL> as Handler,
+        }
+    };
+}
+
+/// Pick by width and effective-address form.
+macro_rules! sized_ea {
+    ($size:expr, $ea:expr, $($f:ident)::+ $(, $g:tt)*) => {
+        match $size {
+            1 => by_ea!($ea, $($f)::+, W8 $(, $g)*),
+            2 => by_ea!($ea, $($f)::+, W16 $(, $g)*),
+            _ => by_ea!($ea, $($f)::+, W32 $(, $g)*),
+        }
     };
 }
 
@@ -207,6 +232,17 @@ fn fill_mem(ins: &Instruction, op: &mut Op) {
         || index.is_gpr16()
         || (base == Register::None && index == Register::None && ins.memory_displ_size() == 2);
     op.amask = if a16 { 0xFFFF } else { u32::MAX };
+}
+
+/// The effective-address form of `op`'s memory operand (after [`fill_mem`]).
+fn ea_form(op: &Op) -> u8 {
+    if op.amask != u32::MAX || op.index != REG_NONE {
+        EA_FULL
+    } else if op.base == REG_NONE {
+        EA_DISP
+    } else {
+        EA_BASE
+    }
 }
 
 /// Address-size mask of a string instruction, from its operand kinds.
@@ -402,11 +438,11 @@ fn alu_handler<const OP: u8>(ins: &Instruction, op: &mut Op) -> Handler {
         }
         (OpKind::Register, OpKind::Memory) => {
             op.r = reg_num(ins.op_register(0));
-            sized!(size, alu::alu_r_rm, OP, true)
+            sized_ea!(size, ea_form(op), alu::alu_r_m, OP)
         }
         (OpKind::Memory, OpKind::Register) => {
             op.r = reg_num(ins.op_register(1));
-            sized!(size, alu::alu_rm_r, OP, true)
+            sized_ea!(size, ea_form(op), alu::alu_m_r, OP)
         }
         (OpKind::Register, _) => {
             op.rm = reg_num(ins.op_register(0));
@@ -415,7 +451,7 @@ fn alu_handler<const OP: u8>(ins: &Instruction, op: &mut Op) -> Handler {
         }
         (OpKind::Memory, _) => {
             op.imm = imm(ins, 1);
-            sized!(size, alu::alu_rm_imm, OP, true)
+            sized_ea!(size, ea_form(op), alu::alu_m_imm, OP)
         }
         _ => op_ud,
     }
@@ -679,19 +715,20 @@ fn handler(ins: &Instruction, op: &mut Op, index: u32) -> Handler {
             op.r = reg_num(ins.op_register(0));
             let mem = rm_operand(ins, op, 1);
             let signed = m == M::Movsx;
+            let ea = ea_form(op);
             match (dsize, ssize, signed, mem) {
                 (2, 1, false, false) => data::movx::<W16, W8, false, false>,
                 (2, 1, false, true) => data::movx::<W16, W8, false, true>,
                 (2, 1, true, false) => data::movx::<W16, W8, true, false>,
                 (2, 1, true, true) => data::movx::<W16, W8, true, true>,
                 (4, 1, false, false) => data::movx::<W32, W8, false, false>,
-                (4, 1, false, true) => data::movx::<W32, W8, false, true>,
+                (4, 1, false, true) => by_ea!(ea, data::movx_m, W32, W8, false),
                 (4, 1, true, false) => data::movx::<W32, W8, true, false>,
-                (4, 1, true, true) => data::movx::<W32, W8, true, true>,
+                (4, 1, true, true) => by_ea!(ea, data::movx_m, W32, W8, true),
                 (4, 2, false, false) => data::movx::<W32, W16, false, false>,
-                (4, 2, false, true) => data::movx::<W32, W16, false, true>,
+                (4, 2, false, true) => by_ea!(ea, data::movx_m, W32, W16, false),
                 (4, 2, true, false) => data::movx::<W32, W16, true, false>,
-                (4, 2, true, true) => data::movx::<W32, W16, true, true>,
+                (4, 2, true, true) => by_ea!(ea, data::movx_m, W32, W16, true),
                 (2, 2, false, false) => data::movx::<W16, W16, false, false>,
                 (2, 2, false, true) => data::movx::<W16, W16, false, true>,
                 (2, 2, true, false) => data::movx::<W16, W16, true, false>,
@@ -988,7 +1025,7 @@ fn mov_handler(ins: &Instruction, op: &mut Op) -> Handler {
             }
             op.r = reg_num(r);
             let size = r.size() as u32;
-            if size == 4 { data::mov_r32_m } else { sized!(size, data::mov_r_rm, true) }
+            if size == 4 { by_ea!(ea_form(op), data::mov_r32_m) } else { sized!(size, data::mov_r_rm, true) }
         }
         (OpKind::Memory, OpKind::Register) => {
             let r = ins.op_register(1);
@@ -998,7 +1035,7 @@ fn mov_handler(ins: &Instruction, op: &mut Op) -> Handler {
             }
             op.r = reg_num(r);
             let size = r.size() as u32;
-            if size == 4 { data::mov_m_r32 } else { sized!(size, data::mov_rm_r, true) }
+            if size == 4 { by_ea!(ea_form(op), data::mov_m_r32) } else { sized!(size, data::mov_rm_r, true) }
         }
         (OpKind::Register, _) => {
             op.rm = reg_num(ins.op_register(0));
@@ -1007,7 +1044,7 @@ fn mov_handler(ins: &Instruction, op: &mut Op) -> Handler {
         }
         (OpKind::Memory, _) => {
             op.imm = imm(ins, 1);
-            sized!(opsize(ins, 0), data::mov_rm_imm, true)
+            sized_ea!(opsize(ins, 0), ea_form(op), data::mov_m_imm)
         }
         _ => op_ud,
     }

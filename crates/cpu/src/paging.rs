@@ -23,8 +23,8 @@ use crate::state::State;
 
 /// Entries per privilege class.
 pub(crate) const TLB_ENTRIES: usize = 1024;
-/// A tag no page-aligned address can equal.
-pub(crate) const TLB_INVALID: u32 = 1;
+/// A tag no address masked as the fast paths mask it (page and low two bits) can equal.
+pub(crate) const TLB_INVALID: u32 = 0xFFC;
 
 /// PTE/PDE bits.
 pub mod pte {
@@ -42,14 +42,21 @@ pub mod pte {
     pub const FRAME_4M: u32 = 0xFFC0_0000;
 }
 
+/// One translation. The fast paths compare a tag with the accessed address masked to its
+/// page *and* its natural alignment (`lin & (PAGE_MASK | (N - 1))`), so one compare also
+/// rejects an access that might cross into the next page (and, less usefully, any
+/// misaligned one, which the slow path then handles).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TlbEntry {
     pub rtag: u32,
     pub wtag: u32,
+    /// The physical page.
     pub phys: u32,
+    /// `phys - linear page` (wrapping): linear address + addend = physical address.
+    pub addend: u32,
 }
 
-const EMPTY: TlbEntry = TlbEntry { rtag: TLB_INVALID, wtag: TLB_INVALID, phys: 0 };
+const EMPTY: TlbEntry = TlbEntry { rtag: TLB_INVALID, wtag: TLB_INVALID, phys: 0, addend: 0 };
 
 pub(crate) struct Tlb {
     /// `[supervisor entries..., user entries...]`; a fixed-size array, so that
@@ -214,7 +221,8 @@ impl State {
         let wtag = if w.writable && w.dirty && !slow { page } else { TLB_INVALID };
         // Replacing another page's entry needs no invalidation of cached blocks: like a
         // hardware TLB, ours may keep using a translation until software invalidates it.
-        self.tlb.entries[idx] = TlbEntry { rtag: page, wtag, phys: w.phys_page };
+        self.tlb.entries[idx] =
+            TlbEntry { rtag: page, wtag, phys: w.phys_page, addend: w.phys_page.wrapping_sub(page) };
         Ok(phys)
     }
 }

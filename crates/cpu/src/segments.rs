@@ -136,7 +136,9 @@ impl Descriptor {
 }
 
 /// The hidden part of a segment register: what was loaded from the descriptor.
+// (32 bytes, so that the memory-access paths find segment n at n << 5.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(align(32))]
 pub struct Segment {
     pub selector: u16,
     pub base: u32,

@@ -8,6 +8,7 @@
 use crate::exit::{Exit, Res, Stop};
 use crate::flags::Lazy;
 use crate::mem::{PAGE_MASK, PhysMem};
+use crate::ops::Width;
 use crate::paging::Tlb;
 use crate::regs::{SegReg, cr, eflags};
 use crate::segments::Segment;
@@ -202,9 +203,8 @@ impl State {
     #[inline(always)]
     pub fn read_lin<const N: u32>(&mut self, lin: u32) -> Res<u32> {
         let e = &self.tlb.entries[Tlb::index(lin, self.user)];
-        let off = lin & !PAGE_MASK;
-        if e.rtag == lin & PAGE_MASK && off <= 0x1000 - N {
-            let p = (e.phys | off) as usize;
+        if e.rtag == lin & (PAGE_MASK | (N - 1)) {
+            let p = lin.wrapping_add(e.addend) as usize;
             if let Some(b) = self.mem.bytes.get(p..p + N as usize) {
                 return Ok(le_value(b));
             }
@@ -239,9 +239,8 @@ impl State {
     #[inline(always)]
     pub fn write_lin<const N: u32>(&mut self, lin: u32, v: u32) -> Res {
         let e = &self.tlb.entries[Tlb::index(lin, self.user)];
-        let off = lin & !PAGE_MASK;
-        if e.wtag == lin & PAGE_MASK && off <= 0x1000 - N {
-            let p = (e.phys | off) as usize;
+        if e.wtag == lin & (PAGE_MASK | (N - 1)) {
+            let p = lin.wrapping_add(e.addend) as usize;
             if let Some(b) = self.mem.bytes.get_mut(p..p + N as usize) {
                 b.copy_from_slice(&v.to_le_bytes()[..N as usize]);
                 return Ok(());
@@ -295,6 +294,81 @@ impl State {
         Ok(s.base.wrapping_add(ea))
     }
 
+    // ---- fast paths ----
+    //
+    // The commonest memory instructions try these first: `None` (or `false`) means only
+    // "not this way" (a segment check that fails, a TLB miss, an access that may cross a
+    // page, a page where stores need watching), and the caller then runs its general
+    // handler, which takes the slow path and raises the right fault. They take the width
+    // as a type so that the result comes back in registers.
+
+    /// The linear address of `[seg:ea]` if the segment allows reading `n` bytes there.
+    #[inline(always)]
+    fn lin_read_fast(&self, seg: u8, ea: u32, n: u32) -> Option<u32> {
+        let s = &self.segs[(seg & 7) as usize];
+        if ea < s.rd_lo || ea as u64 + (n as u64 - 1) > s.rd_hi as u64 {
+            return None;
+        }
+        Some(s.base.wrapping_add(ea))
+    }
+
+    #[inline(always)]
+    fn lin_write_fast(&self, seg: u8, ea: u32, n: u32) -> Option<u32> {
+        let s = &self.segs[(seg & 7) as usize];
+        if ea < s.wr_lo || ea as u64 + (n as u64 - 1) > s.wr_hi as u64 {
+            return None;
+        }
+        Some(s.base.wrapping_add(ea))
+    }
+
+    /// Read a `W` at `[seg:ea]`, if it can be done the fast way.
+    #[inline(always)]
+    pub fn read_fast<W: Width>(&self, seg: u8, ea: u32) -> Option<u32> {
+        let lin = self.lin_read_fast(seg, ea, W::N)?;
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
+        if e.rtag != lin & (PAGE_MASK | (W::N - 1)) {
+            return None;
+        }
+        let p = lin.wrapping_add(e.addend) as usize;
+        self.mem.bytes.get(p..p + W::N as usize).map(le_value)
+    }
+
+    /// Write a `W` at `[seg:ea]` if it can be done the fast way; `false` if nothing was
+    /// written.
+    #[inline(always)]
+    pub fn write_fast<W: Width>(&mut self, seg: u8, ea: u32, v: u32) -> bool {
+        let Some(p) = self.rmw_fast::<W>(seg, ea) else { return false };
+        self.phys_set::<W>(p, v);
+        true
+    }
+
+    /// Where in RAM a `W` at `[seg:ea]` may be read and written the fast way (the page
+    /// is writable, dirty, holds no code and is not watched).
+    #[inline(always)]
+    pub fn rmw_fast<W: Width>(&self, seg: u8, ea: u32) -> Option<usize> {
+        let lin = self.lin_write_fast(seg, ea, W::N)?;
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
+        if e.wtag != lin & (PAGE_MASK | (W::N - 1)) {
+            return None;
+        }
+        let p = lin.wrapping_add(e.addend) as usize;
+        (p + W::N as usize <= self.mem.bytes.len()).then_some(p)
+    }
+
+    /// The `W` at RAM offset `p`, which [`State::rmw_fast`] returned.
+    #[inline(always)]
+    pub fn phys_get<W: Width>(&self, p: usize) -> u32 {
+        self.mem.bytes.get(p..p + W::N as usize).map_or(0, le_value)
+    }
+
+    /// Store a `W` at RAM offset `p`, which [`State::rmw_fast`] returned.
+    #[inline(always)]
+    pub fn phys_set<W: Width>(&mut self, p: usize, v: u32) {
+        if let Some(b) = self.mem.bytes.get_mut(p..p + W::N as usize) {
+            b.copy_from_slice(&v.to_le_bytes()[..W::N as usize]);
+        }
+    }
+
     #[inline(always)]
     pub fn read<const N: u32>(&mut self, seg: u8, ea: u32) -> Res<u32> {
         let lin = self.lin_read(seg, ea, N)?;
@@ -314,9 +388,8 @@ impl State {
     pub fn rmw<const N: u32>(&mut self, seg: u8, ea: u32) -> Res<Rmw> {
         let lin = self.lin_write(seg, ea, N)?;
         let e = &self.tlb.entries[Tlb::index(lin, self.user)];
-        let off = lin & !PAGE_MASK;
-        if e.wtag == lin & PAGE_MASK && off <= 0x1000 - N {
-            let p = e.phys | off;
+        if e.wtag == lin & (PAGE_MASK | (N - 1)) {
+            let p = lin.wrapping_add(e.addend);
             return Ok(Rmw { first: p, second: p, split: N });
         }
         let (first, second, split) = self.translate_write(lin, N)?;

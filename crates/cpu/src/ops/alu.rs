@@ -101,6 +101,56 @@ pub(crate) fn alu_rm_imm<W: Width, const OP: u8, const MEM: bool>(st: &mut State
     rm_update::<W, MEM>(st, op, |st, d| Some(alu::<W, OP>(st, d, s)))
 }
 
+// The commonest memory forms, by effective-address form `EA`: a fast path (segment
+// check, TLB hit, no page crossing) and, for anything else, the general handler, which
+// does the same again the slow way and raises whatever fault there is.
+
+/// `OP mem, reg`.
+pub(crate) fn alu_m_r<W: Width, const OP: u8, const EA: u8>(st: &mut State, op: &Op) -> Res {
+    let ea = op.ea_of::<EA>(st);
+    if writes_back(OP) {
+        if let Some(p) = st.rmw_fast::<W>(op.seg, ea) {
+            let d = st.phys_get::<W>(p);
+            let r = alu::<W, OP>(st, d, W::get(st, op.r));
+            st.phys_set::<W>(p, r);
+            return Ok(());
+        }
+    } else if let Some(d) = st.read_fast::<W>(op.seg, ea) {
+        alu::<W, OP>(st, d, W::get(st, op.r));
+        return Ok(());
+    }
+    alu_rm_r::<W, OP, true>(st, op)
+}
+
+/// `OP reg, mem`.
+pub(crate) fn alu_r_m<W: Width, const OP: u8, const EA: u8>(st: &mut State, op: &Op) -> Res {
+    let Some(s) = st.read_fast::<W>(op.seg, op.ea_of::<EA>(st)) else {
+        return alu_r_rm::<W, OP, true>(st, op);
+    };
+    let r = alu::<W, OP>(st, W::get(st, op.r), s);
+    if writes_back(OP) {
+        W::set(st, op.r, r);
+    }
+    Ok(())
+}
+
+/// `OP mem, imm`.
+pub(crate) fn alu_m_imm<W: Width, const OP: u8, const EA: u8>(st: &mut State, op: &Op) -> Res {
+    let ea = op.ea_of::<EA>(st);
+    if writes_back(OP) {
+        if let Some(p) = st.rmw_fast::<W>(op.seg, ea) {
+            let d = st.phys_get::<W>(p);
+            let r = alu::<W, OP>(st, d, op.imm);
+            st.phys_set::<W>(p, r);
+            return Ok(());
+        }
+    } else if let Some(d) = st.read_fast::<W>(op.seg, ea) {
+        alu::<W, OP>(st, d, op.imm);
+        return Ok(());
+    }
+    alu_rm_imm::<W, OP, true>(st, op)
+}
+
 /// The common `xor reg, reg` / `sub reg, reg` zeroing idiom and friends on 32-bit
 /// registers: the fastest form, no r/m indirection.
 pub(crate) fn alu_rr32<const OP: u8>(st: &mut State, op: &Op) -> Res {

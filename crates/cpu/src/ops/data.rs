@@ -2,7 +2,7 @@
 //! CMPXCHG8B), LEA, the stack (PUSH, POP, PUSHA, POPA, PUSHF, POPF, ENTER, LEAVE), XLAT,
 //! and the instructions that move single flags.
 
-use super::{Op, W8, Width, rm_get, rm_set, rm_update};
+use super::{Op, W8, W32, Width, rm_get, rm_set, rm_update};
 use crate::exit::Res;
 use crate::regs::{SegReg, eflags::*};
 use crate::state::State;
@@ -28,17 +28,45 @@ pub(crate) fn mov_rr32(st: &mut State, op: &Op) -> Res {
     Ok(())
 }
 
+// The commonest memory forms, by effective-address form `EA`: a fast path and, for
+// anything else, the general handler (see `alu.rs`).
+
 /// `mov reg32, [mem]`.
-pub(crate) fn mov_r32_m(st: &mut State, op: &Op) -> Res {
-    let v = st.read::<4>(op.seg, op.ea(st))?;
-    st.regs[op.r as usize] = v;
-    Ok(())
+pub(crate) fn mov_r32_m<const EA: u8>(st: &mut State, op: &Op) -> Res {
+    match st.read_fast::<W32>(op.seg, op.ea_of::<EA>(st)) {
+        Some(v) => {
+            st.regs[op.r as usize] = v;
+            Ok(())
+        }
+        None => mov_r_rm::<W32, true>(st, op),
+    }
 }
 
 /// `mov [mem], reg32`.
-pub(crate) fn mov_m_r32(st: &mut State, op: &Op) -> Res {
+pub(crate) fn mov_m_r32<const EA: u8>(st: &mut State, op: &Op) -> Res {
     let v = st.regs[op.r as usize];
-    st.write::<4>(op.seg, op.ea(st), v)
+    if st.write_fast::<W32>(op.seg, op.ea_of::<EA>(st), v) {
+        return Ok(());
+    }
+    mov_rm_r::<W32, true>(st, op)
+}
+
+/// `mov [mem], imm`.
+pub(crate) fn mov_m_imm<W: Width, const EA: u8>(st: &mut State, op: &Op) -> Res {
+    if st.write_fast::<W>(op.seg, op.ea_of::<EA>(st), op.imm) {
+        return Ok(());
+    }
+    mov_rm_imm::<W, true>(st, op)
+}
+
+/// MOVZX/MOVSX reg, [mem].
+pub(crate) fn movx_m<D: Width, S: Width, const SIGNED: bool, const EA: u8>(st: &mut State, op: &Op) -> Res {
+    let Some(v) = st.read_fast::<S>(op.seg, op.ea_of::<EA>(st)) else {
+        return movx::<D, S, SIGNED, true>(st, op);
+    };
+    let v = if SIGNED { S::sext(v) } else { v };
+    D::set(st, op.r, v & D::MASK);
+    Ok(())
 }
 
 /// MOVZX (`SIGNED` false) / MOVSX (true): destination width `D`, source width `S`.

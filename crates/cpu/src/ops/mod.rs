@@ -66,7 +66,26 @@ impl Op {
             .wrapping_add(st.regs[self.index as usize] << self.scale)
             & self.amask
     }
+
+    /// The effective address, computed for the form `EA` the decoder found it to have.
+    #[inline(always)]
+    pub fn ea_of<const EA: u8>(&self, st: &State) -> u32 {
+        match EA {
+            EA_DISP => self.disp,
+            EA_BASE => self.disp.wrapping_add(st.regs[self.base as usize]),
+            _ => self.ea(st),
+        }
+    }
 }
+
+/// Forms of effective address, for the handlers of the commonest memory instructions,
+/// which the decoder specialises by form (an `[esp+8]` needs one register read and an add;
+/// the general form two reads, a shift and a mask): `[disp32]`...
+pub(crate) const EA_DISP: u8 = 0;
+/// ... `[reg32 + disp]`...
+pub(crate) const EA_BASE: u8 = 1;
+/// ... and everything else (an index register, or 16-bit addressing).
+pub(crate) const EA_FULL: u8 = 2;
 
 /// Operand width: how to read and write registers and memory of 1, 2 or 4 bytes.
 pub(crate) trait Width {
