@@ -119,7 +119,12 @@ impl PhysMem {
     }
 
     pub fn write_u8(&mut self, addr: u32, v: u8) -> Result<(), OutOfRam> {
-        self.write(addr, &[v])
+        if addr as usize >= self.bytes.len() {
+            return Err(OutOfRam { addr, len: 1, size: self.size() });
+        }
+        self.note_write_page((addr >> PAGE_SHIFT) as usize);
+        self.bytes[addr as usize] = v;
+        Ok(())
     }
 
     pub fn write_u16(&mut self, addr: u32, v: u16) -> Result<(), OutOfRam> {

@@ -72,24 +72,32 @@ impl Guest {
 
     /// Run the calls queued in the async ring, in order, from where we stopped last
     /// time, marking each slot done. At most one pass around the ring.
+    ///
+    /// This runs before every synchronous hypercall, so it reads the ring straight out of
+    /// guest RAM: LHCALL_LGUEST_INIT checked that all of `lguest_data` lies in RAM, which
+    /// never shrinks. Each slot is read only when its turn comes, after the calls before it
+    /// ran (one of them may have written the ring, as 2.6.23 allows).
     pub(crate) fn do_async_hcalls(&mut self) -> Res {
         let Some(ld) = self.lguest_data else { return Ok(()) };
+        let status_at = (ld.0 + OFF_HCALL_STATUS) as usize;
+        let slots_at = (ld.0 + OFF_HCALLS) as usize;
+        const ENTRY: usize = HCALL_RING_ENTRY_SIZE as usize;
         for _ in 0..LHCALL_RING_SIZE {
             let n = self.next_hcall;
-            let status = ld.offset(OFF_HCALL_STATUS + n as u32);
-            if self.read_u8("hcall_status", status)? == HCALL_DONE {
+            let ram = self.mem().as_slice();
+            let slot_at = slots_at + n * ENTRY;
+            let (Some(&status), Some(slot)) = (ram.get(status_at + n), ram.get(slot_at..slot_at + ENTRY))
+            else {
+                return Err(KillReason::BadAddress { what: "hcalls", addr: ld, len: LGUEST_DATA_SIZE }.into());
+            };
+            if status == HCALL_DONE {
                 break;
             }
+            let word = |i: usize| u32::from_le_bytes([slot[i], slot[i + 1], slot[i + 2], slot[i + 3]]);
+            let a = Args { eax: word(0), edx: word(4), ebx: word(8), ecx: word(12) };
             self.next_hcall = (n + 1) % LHCALL_RING_SIZE;
-            let slot = ld.offset(OFF_HCALLS + n as u32 * HCALL_RING_ENTRY_SIZE);
-            let a = Args {
-                eax: self.read_u32("hcalls", slot)?,
-                edx: self.read_u32("hcalls", slot.offset(4))?,
-                ebx: self.read_u32("hcalls", slot.offset(8))?,
-                ecx: self.read_u32("hcalls", slot.offset(12))?,
-            };
             self.do_hcall(a, true)?;
-            self.write_u8("hcall_status", status, HCALL_DONE)?;
+            self.write_u8("hcall_status", GuestPhys(status_at as u32 + n as u32), HCALL_DONE)?;
         }
         Ok(())
     }
