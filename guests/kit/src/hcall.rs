@@ -6,10 +6,10 @@
 //! ring ([`async_hcall`]); the Host runs queued calls, in order, before every synchronous
 //! one, so the Guest never sees them out of order.
 
-use crate::{irq, lguest_data};
+use crate::lguest_data;
 use abi::{HCALL_DONE, HCALL_PENDING, Hcall, LHCALL_RING_SIZE};
 use core::arch::asm;
-use core::sync::atomic::{AtomicUsize, Ordering, compiler_fence};
+use core::sync::atomic::AtomicUsize;
 
 /// Make hypercall `call` and return what the Host put in %eax.
 ///
@@ -47,31 +47,59 @@ static NEXT_CALL: AtomicUsize = AtomicUsize::new(0);
 /// As for [`hcall`]; and since the call runs later, any memory it names must stay as it
 /// is until then.
 pub unsafe fn async_hcall(call: Hcall, arg1: u32, arg2: u32, arg3: u32) {
-    // No interrupt handler may claim the same slot between our check and our write.
-    let flags = irq::save_fl();
-    irq::disable();
-    let next = NEXT_CALL.load(Ordering::Relaxed);
-    let data = lguest_data::as_ptr();
-    // SAFETY: `data` is the lguest_data static and `next` < LHCALL_RING_SIZE; the slot's
-    // registers are the Guest's until it marks the slot pending, which comes last.
+    // This is on the path of every page-table update a kernel batches, so it is written
+    // out by hand, 16 instructions when the ring has room: the interrupt flag saved,
+    // cleared and restored inline (the stores of `irq::save_fl`, `irq::disable` and
+    // `irq::restore_fl`); the status byte tested in place; the registers already where a
+    // synchronous call wants them, should the ring be full (that path is out of line).
+    //
+    // SAFETY: the asm touches only lguest_data and NEXT_CALL, which is always below
+    // LHCALL_RING_SIZE, so both indexes stay inside the ring. Interrupts are off (in
+    // lguest_data.irq_enabled) from before the slot is claimed until NEXT_CALL moves on,
+    // so no handler claims the same slot; the registers are stored before the status
+    // byte that makes the slot pending. A full ring makes the call synchronously, which
+    // drains the ring first; the Host then changes only %eax.
     unsafe {
-        let status = &raw mut (*data).hcall_status[next];
-        if status.read_volatile() != HCALL_DONE {
-            // The Host has not got round to this slot yet: the ring is full.
-            hcall(call, arg1, arg2, arg3);
-        } else {
-            let slot = &raw mut (*data).hcalls[next];
-            (&raw mut (*slot).eax).write_volatile(call as u32);
-            (&raw mut (*slot).edx).write_volatile(arg1);
-            (&raw mut (*slot).ebx).write_volatile(arg2);
-            (&raw mut (*slot).ecx).write_volatile(arg3);
-            // The registers must be in place before the Host can see the slot pending.
-            compiler_fence(Ordering::Release);
-            status.write_volatile(HCALL_PENDING);
-            NEXT_CALL.store((next + 1) % LHCALL_RING_SIZE, Ordering::Relaxed);
-        }
+        asm!(
+            "movl {ld}+{irq_enabled}, {flags}",
+            "movl $0, {ld}+{irq_enabled}",
+            "movl {next_call}, {n}",
+            "cmpb ${done}, {ld}+{status}({n})",
+            "jne 2f",
+            "shll $4, {n}",
+            "movl %eax, {ld}+{hcalls}({n})",
+            "movl %edx, {ld}+{hcalls}+4({n})",
+            "movl %ebx, {ld}+{hcalls}+8({n})",
+            "movl %ecx, {ld}+{hcalls}+12({n})",
+            "shrl $4, {n}",
+            "movb ${pending}, {ld}+{status}({n})",
+            "incl {n}",
+            "andl ${mask}, {n}",
+            "movl {n}, {next_call}",
+            "3:",
+            "movl {flags}, {ld}+{irq_enabled}",
+            ".pushsection .text.unlikely.lguest_async_hcall, \"ax\"",
+            "2:",
+            "int $0x1f",
+            "jmp 3b",
+            ".popsection",
+            ld = sym lguest_data::LGUEST_DATA,
+            next_call = sym NEXT_CALL,
+            irq_enabled = const abi::OFF_IRQ_ENABLED,
+            status = const abi::OFF_HCALL_STATUS,
+            hcalls = const abi::OFF_HCALLS,
+            done = const HCALL_DONE,
+            pending = const HCALL_PENDING,
+            mask = const LHCALL_RING_SIZE - 1,
+            flags = out(reg) _,
+            n = out(reg) _,
+            inout("eax") call as u32 => _,
+            in("edx") arg1,
+            in("ebx") arg2,
+            in("ecx") arg3,
+            options(att_syntax, nostack),
+        );
     }
-    irq::restore_fl(flags);
 }
 
 /// `LHCALL_FLUSH_ASYNC`: have the Host run every queued async hypercall now.
