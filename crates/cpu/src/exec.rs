@@ -3,7 +3,8 @@
 //! Code is decoded once into *blocks*: straight-line runs of [`Op`]s that end at a
 //! control transfer, at a page boundary, or at [`MAX_BLOCK`] instructions. A block is
 //! found again by its linear start address (and privilege class) through a direct-mapped
-//! table backed by a hash map, and is trusted without further checks while the CPU's
+//! table backed by a hash map (which also keys on the physical page, so that the same
+//! linear address in several address spaces keeps a block for each), and is trusted without further checks while the CPU's
 //! *epoch* is unchanged. The epoch moves whenever something that could make a block stale
 //! happens: a TLB invalidation (the block's linear→physical mapping may have changed), a
 //! store to a page holding decoded code (its bytes did), or a CS load (its base, limit or
@@ -25,6 +26,7 @@ use crate::regs::SegReg;
 use crate::state::State;
 use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// Longest block, in instructions.
 pub(crate) const MAX_BLOCK: usize = 128;
@@ -79,7 +81,8 @@ pub(crate) struct CodeCache {
     /// Reused while decoding a block: the exact handlers replaced.
     exact: Vec<(u32, Handler)>,
     table: Vec<u32>,
-    map: HashMap<(u32, bool), u32>,
+    /// Every block, by [`map_key`].
+    map: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
     /// Reused decode buffer.
     buf: Vec<u8>,
 }
@@ -93,7 +96,7 @@ impl CodeCache {
             effects: Vec::with_capacity(MAX_BLOCK),
             exact: Vec::with_capacity(MAX_BLOCK),
             table: vec![NO_BLOCK; TABLE_SIZE],
-            map: HashMap::new(),
+            map: HashMap::default(),
             buf: Vec::with_capacity(PAGE_SIZE as usize + 16),
         }
     }
@@ -145,7 +148,14 @@ fn find_block_slow(
     user: bool,
     slot: usize,
 ) -> Result<u32, Stop> {
-    if let Some(&bi) = cache.map.get(&(lin, user))
+    // The map is keyed by the physical page as well, so that code at the same linear
+    // address in different address spaces (user programs after a context switch) keeps
+    // one block each instead of rebuilding one block over and over. (A fetch outside the
+    // CS limit must fault with #GP before the translation can fault with #PF.)
+    let cs = &st.segs[SegReg::Cs as usize];
+    let phys = if st.eip > cs.limit || cs.is_null() { None } else { st.translate(lin, false).ok() };
+    let key = phys.map(|p| map_key(lin, user, p));
+    if let Some(&bi) = key.and_then(|k| cache.map.get(&k))
         && revalidate(st, &mut cache.blocks[bi as usize])
     {
         cache.table[slot] = bi;
@@ -153,8 +163,36 @@ fn find_block_slow(
     }
     let bi = build_block(st, cache, lin, user)?;
     cache.table[slot] = bi;
-    cache.map.insert((lin, user), bi);
+    let b = &cache.blocks[bi as usize];
+    cache.map.insert(map_key(lin, user, b.phys), bi);
     Ok(bi)
+}
+
+/// The block map's key: linear address, privilege class, physical page.
+fn map_key(lin: u32, user: bool, phys: u32) -> u64 {
+    (lin as u64) << 32 | (phys & PAGE_MASK) as u64 | user as u64
+}
+
+/// A hasher for the block map's keys (SipHash's resistance to chosen keys buys nothing
+/// here, and it was a sizeable part of the cost of running again after a TLB flush).
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        let x = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
 }
 
 /// Is a block found by address still what CS:EIP would decode to? Updates its epoch if so.
