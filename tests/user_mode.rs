@@ -16,6 +16,11 @@ fn a_system_call_through_a_dpl_3_gate_round_trips_with_a_result() {
 }
 
 #[test]
+fn a_system_call_the_cpu_delivers_itself_leaves_the_frame_the_host_would() {
+    user("syscall_direct");
+}
+
+#[test]
 fn a_hypercall_from_user_mode_is_reflected_as_gp_0xfa() {
     user("hcall");
 }

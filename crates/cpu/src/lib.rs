@@ -5,7 +5,9 @@
 //! control registers, and calls [`Cpu::run`], which executes until something the Host must
 //! see happens and returns it as an [`Exit`]: a software interrupt, an exception (with its
 //! error code; CR2 for #PF), HLT, a guest-physical access outside RAM, or the end of the
-//! instruction budget. There is no IDT: delivering traps is the Host's job.
+//! instruction budget. There is no IDT: delivering traps is the Host's job, except for the
+//! few `int n` gates the Host hands the CPU to deliver itself, as lguest's *direct traps*
+//! (`direct.rs`).
 //!
 //! How it is built:
 //! - `decode.rs` turns bytes into [`ops::Op`]s with iced-x86, once per block;
@@ -18,6 +20,7 @@
 //! stand in for this interpreter and be checked against it on the same guests.
 
 mod decode;
+mod direct;
 mod disasm;
 mod exec;
 mod exit;
@@ -29,6 +32,7 @@ mod regs;
 mod segments;
 mod state;
 
+pub use direct::{DirectGate, DirectTraps, may_be_direct};
 pub use disasm::InsnInfo;
 pub use exit::{Exception, Exit};
 pub use mem::{OutOfRam, PhysMem};
@@ -77,6 +81,13 @@ pub trait Vcpu {
     /// access (setting accessed/dirty bits) but without touching CR2 or the TLB. Errors are
     /// the #PF (or bad-physical) exit the access would raise.
     fn translate(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Exit>;
+    /// Write `bytes` (at most a page) at linear address `lin` as the supervisor would,
+    /// through the CPU's TLB and page tables (setting accessed and dirty bits), as a
+    /// Host pushing a trap frame does. Nothing is written unless every page translates;
+    /// the error is the linear address that did not and the exit the access would raise
+    /// there (a #PF leaves CR2 alone). Like any store by the Host, it is not reported to
+    /// [`Vcpu::watch_stores`].
+    fn write_linear_supervisor(&mut self, lin: u32, bytes: &[u8]) -> Result<(), (u32, Exit)>;
     /// Instructions retired since creation.
     fn retired(&self) -> u64;
     /// Walk page tables in `mem` (the Host's shadow tables) instead of guest RAM: CR3
@@ -89,6 +100,13 @@ pub trait Vcpu {
     /// state (lguest: re-enabling interrupts by writing `lguest_data`). Stores by the Host
     /// itself are not reported.
     fn watch_stores(&mut self, page_addr: u32, watch: bool);
+    /// Deliver `int vector` through `gate` without exiting, when the rules allow (see
+    /// [`DirectTraps`]), or stop doing so (`None`). Only vectors [`may_be_direct`] accepts
+    /// are taken; others are ignored.
+    fn set_direct_gate(&mut self, vector: u8, gate: Option<DirectGate>);
+    /// What direct delivery needs (handlers' code segment, outer-ring stack, interrupt
+    /// flag); `None` turns direct delivery off for every gate.
+    fn set_direct_traps(&mut self, traps: Option<DirectTraps>);
     /// The separate page-table memory, if any, for the Host to edit. Changing an entry
     /// the TLB may hold needs an [`Vcpu::invlpg`] or [`Vcpu::flush_tlb`], as on hardware.
     fn page_table_memory_mut(&mut self) -> Option<&mut PhysMem>;
@@ -213,7 +231,8 @@ impl Vcpu for Cpu {
         if !ok {
             return Err(bad);
         }
-        self.set_segment(s, Segment::from_descriptor(selector, d));
+        let seg = self.st.cache_for(selector, d);
+        self.set_segment(s, seg);
         Ok(())
     }
 
@@ -288,6 +307,17 @@ impl Vcpu for Cpu {
         Ok(phys)
     }
 
+    fn write_linear_supervisor(&mut self, lin: u32, bytes: &[u8]) -> Result<(), (u32, Exit)> {
+        let r = self
+            .st
+            .write_lin_supervisor(lin, bytes)
+            .map_err(|(at, e)| (at, e.exit().unwrap_or(Exit::BudgetExhausted)));
+        // Stores by the Host end no block and are not watched.
+        self.st.smc = false;
+        self.st.watch_hit = false;
+        r
+    }
+
     fn retired(&self) -> u64 {
         self.st.retired
     }
@@ -299,6 +329,16 @@ impl Vcpu for Cpu {
 
     fn page_table_memory_mut(&mut self) -> Option<&mut PhysMem> {
         self.st.pt_mem.as_mut()
+    }
+
+    fn set_direct_gate(&mut self, vector: u8, gate: Option<DirectGate>) {
+        if may_be_direct(vector) {
+            self.st.direct.gates[vector as usize] = gate;
+        }
+    }
+
+    fn set_direct_traps(&mut self, traps: Option<DirectTraps>) {
+        self.st.direct.traps = traps;
     }
 
     fn watch_stores(&mut self, page_addr: u32, watch: bool) {

@@ -192,27 +192,50 @@ impl State {
         Ok(Walk { phys_page: pte & pte::FRAME, writable: may_write(combined), dirty: new & pte::D != 0 })
     }
 
+    /// Write `bytes` (at most a page) at linear address `lin` as the supervisor would
+    /// (the privilege a trap frame is pushed with), through the TLB and the page tables.
+    /// Nothing is written unless every page translates; the error is the linear address
+    /// that did not, and what the access raised there (CR2 is left alone).
+    pub(crate) fn write_lin_supervisor(&mut self, lin: u32, bytes: &[u8]) -> Result<(), (u32, Stop)> {
+        let n = bytes.len() as u32;
+        let first = n.min(PAGE_SIZE - (lin & !PAGE_MASK));
+        // The upper page first: a stack is pushed from the top down.
+        let p2 = if first < n {
+            let lin2 = lin.wrapping_add(first);
+            Some(self.translate_as(lin2, true, false).map_err(|e| (lin2, e))?)
+        } else {
+            None
+        };
+        let p1 = self.translate_as(lin, true, false).map_err(|e| (lin, e))?;
+        self.store_phys(p1, &bytes[..first as usize]);
+        if let Some(p2) = p2 {
+            self.store_phys(p2, &bytes[first as usize..]);
+        }
+        Ok(())
+    }
+
     /// Translate linear `lin` for an access at the current privilege, filling the TLB.
     /// Returns the physical address. This is the slow path behind every fast TLB lookup.
     pub(crate) fn translate(&mut self, lin: u32, write: bool) -> Result<u32, Stop> {
-        let user = self.user;
+        self.translate_as(lin, write, self.user).inspect_err(|e| {
+            if let StopKind::Fault(Exit::Exception(x)) = e.kind()
+                && x.vector == vector::PF
+            {
+                self.cr2 = lin;
+            }
+        })
+    }
+
+    /// [`State::translate`] for privilege class `user` rather than the current one, and
+    /// without setting CR2 on a page fault.
+    pub(crate) fn translate_as(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Stop> {
         let idx = Tlb::index(lin, user);
         let page = lin & PAGE_MASK;
         let e = self.tlb.entries[idx];
         if (!write && e.rtag == page) || (write && e.wtag == page) {
             return Ok(e.phys | (lin & !PAGE_MASK));
         }
-        let w = match self.walk(lin, write, user) {
-            Ok(w) => w,
-            Err(e) => {
-                if let StopKind::Fault(Exit::Exception(x)) = e.kind()
-                    && x.vector == vector::PF
-                {
-                    self.cr2 = lin;
-                }
-                return Err(e);
-            }
-        };
+        let w = self.walk(lin, write, user)?;
         let phys = w.phys_page | (lin & !PAGE_MASK);
         if w.phys_page as u64 + PAGE_SIZE as u64 > self.mem.size() as u64 {
             return Err(Stop::fault(Exit::BadPhysical { addr: phys }));

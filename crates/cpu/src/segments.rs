@@ -217,6 +217,42 @@ impl Segment {
     }
 }
 
+/// Slots of the segment-cache memo (see [`State::cache_for`]).
+pub(crate) const SEG_MEMO: usize = 8;
+
+/// One remembered `Segment::from_descriptor`.
+#[derive(Clone, Copy)]
+pub(crate) struct SegMemo {
+    selector: u16,
+    descriptor: u64,
+    segment: Segment,
+}
+
+impl SegMemo {
+    /// Matches no load (no descriptor is all ones with selector 0 loaded from it).
+    pub(crate) const EMPTY: SegMemo =
+        SegMemo { selector: 0, descriptor: u64::MAX, segment: Segment::null(0) };
+}
+
+/// Slots of the segment-load memo, by GDT index.
+pub(crate) const LOAD_MEMO: usize = 4;
+
+/// A checked data or stack segment load that succeeded (see [`State::load_seg_checked`]).
+#[derive(Clone, Copy)]
+pub(crate) struct LoadMemo {
+    selector: u16,
+    stack: bool,
+    cpl: u8,
+    descriptor: u64,
+    segment: Segment,
+}
+
+impl LoadMemo {
+    /// Matches no load (the null selector never gets here).
+    pub(crate) const EMPTY: LoadMemo =
+        LoadMemo { selector: 0, stack: false, cpl: 0, descriptor: 0, segment: Segment::null(0) };
+}
+
 /// Where a checked segment load comes from; it decides the exception for a bad selector.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum LoadKind {
@@ -248,7 +284,27 @@ impl State {
     }
 
     /// Load DS/ES/FS/GS or SS with `selector`, with the checks a guest instruction makes.
+    #[inline]
     pub(crate) fn load_seg_checked(&mut self, seg: SegReg, selector: u16) -> Res {
+        // Every trap loads the same few selectors on the way in and out: a load that
+        // passed its checks is remembered with what they depended on (the selector, the
+        // descriptor, whether it is SS, the CPL), and repeated without them.
+        let stack = seg == SegReg::Ss;
+        let m = self.load_memo[(selector >> 3) as usize % LOAD_MEMO].get();
+        if m.selector == selector
+            && m.stack == stack
+            && m.cpl == self.cpl
+            && self.gdt.get((selector >> 3) as usize) == Some(&m.descriptor)
+            && selector & 0xFFFC != 0
+        {
+            self.segs[seg as usize] = m.segment;
+            return Ok(());
+        }
+        self.load_seg_checked_slow(seg, selector)
+    }
+
+    #[inline(never)]
+    fn load_seg_checked_slow(&mut self, seg: SegReg, selector: u16) -> Res {
         let kind = if seg == SegReg::Ss { LoadKind::Stack } else { LoadKind::Data };
         let idx_err = selector as u32 & 0xFFFC;
         let rpl = (selector & 3) as u8;
@@ -282,10 +338,37 @@ impl State {
                 }
             }
         }
-        self.mark_accessed(selector);
-        let d = Descriptor(self.gdt[(selector >> 3) as usize]);
-        self.segs[seg as usize] = Segment::from_descriptor(selector, d);
+        let d = if d.access() & access::A == 0 {
+            self.mark_accessed(selector);
+            d.with_access(d.access() | access::A)
+        } else {
+            d
+        };
+        let segment = self.cache_for(selector, d);
+        self.segs[seg as usize] = segment;
+        self.load_memo[(selector >> 3) as usize % LOAD_MEMO].set(LoadMemo {
+            selector,
+            stack: kind == LoadKind::Stack,
+            cpl,
+            descriptor: d.0,
+            segment,
+        });
         Ok(())
+    }
+
+    /// `Segment::from_descriptor`, remembered for the last selector of each of a few
+    /// slots: a Guest loads the same few selectors over and over (every trap reloads the
+    /// data segments on the way in and out).
+    #[inline]
+    pub(crate) fn cache_for(&self, selector: u16, d: Descriptor) -> Segment {
+        let slot = &self.seg_memo[(selector >> 3) as usize % SEG_MEMO];
+        let m = slot.get();
+        if m.selector == selector && m.descriptor == d.0 {
+            return m.segment;
+        }
+        let segment = Segment::from_descriptor(selector, d);
+        slot.set(SegMemo { selector, descriptor: d.0, segment });
+        segment
     }
 
     /// Check a code-segment selector for a far JMP/CALL at the current privilege, returning
@@ -335,7 +418,7 @@ impl State {
         if !d.present() {
             return Err(fault_code(vector::NP, idx_err));
         }
-        Ok((Segment::from_descriptor(selector, d), rpl))
+        Ok((self.cache_for(selector, d), rpl))
     }
 
     /// Check an SS selector popped by a return to outer privilege `rpl`.
@@ -351,7 +434,7 @@ impl State {
         if !d.present() {
             return Err(fault_code(vector::SS, idx_err));
         }
-        Ok(Segment::from_descriptor(selector, d))
+        Ok(self.cache_for(selector, d))
     }
 
     /// After a return to an outer ring: data segments the new CPL may not use become null.
@@ -361,8 +444,9 @@ impl State {
             if s.is_null() {
                 continue;
             }
-            let d = s.descriptor();
-            if (d.is_data() || !d.conforming()) && s.dpl() < self.cpl {
+            // Conforming code stays; anything else (data, non-conforming code) goes.
+            let conforming = access::S | access::CODE | access::C_OR_E;
+            if s.access & conforming != conforming && s.dpl() < self.cpl {
                 self.segs[seg as usize] = Segment::null(0);
             }
         }

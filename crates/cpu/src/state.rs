@@ -5,13 +5,15 @@
 //! an access that crosses a page, a store to a page that holds code) leaves the fast path
 //! for `*_slow`, which walks the page tables and raises the right exception.
 
+use crate::direct::Direct;
 use crate::exit::{Exit, Res, Stop};
 use crate::flags::Lazy;
 use crate::mem::{PAGE_MASK, PhysMem};
 use crate::ops::Width;
 use crate::paging::Tlb;
 use crate::regs::{SegReg, cr, eflags};
-use crate::segments::Segment;
+use crate::segments::{LOAD_MEMO, LoadMemo, SEG_MEMO, SegMemo, Segment};
+use std::cell::Cell;
 
 /// How RDTSC counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +62,12 @@ pub(crate) struct State {
     pub retired: u64,
     pub tsc_mode: TscMode,
     pub tsc_start: std::time::Instant,
+    /// Gates `int n` is delivered through without an exit (see `direct.rs`).
+    pub direct: Direct,
+    /// Recently built segment caches (see `State::cache_for`).
+    pub seg_memo: [Cell<SegMemo>; SEG_MEMO],
+    /// Recent checked segment loads (see `State::load_seg_checked`).
+    pub load_memo: [Cell<LoadMemo>; LOAD_MEMO],
 }
 
 impl State {
@@ -88,6 +96,9 @@ impl State {
             retired: 0,
             tsc_mode: TscMode::Instructions,
             tsc_start: std::time::Instant::now(),
+            direct: Direct::new(),
+            seg_memo: [const { Cell::new(SegMemo::EMPTY) }; SEG_MEMO],
+            load_memo: [const { Cell::new(LoadMemo::EMPTY) }; LOAD_MEMO],
         }
     }
 
@@ -353,6 +364,45 @@ impl State {
         }
         let p = lin.wrapping_add(e.addend) as usize;
         (p + W::N as usize <= self.mem.bytes.len()).then_some(p)
+    }
+
+    /// Where in RAM the `n` bytes at `[seg:ea]` (all in one page) may be written the fast
+    /// way, as [`State::rmw_fast`] for a wider span.
+    #[inline(always)]
+    pub fn span_write_fast(&self, seg: u8, ea: u32, n: u32) -> Option<usize> {
+        let lin = self.lin_write_fast(seg, ea, n)?;
+        if lin & !PAGE_MASK > 0x1000 - n {
+            return None;
+        }
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
+        if e.wtag != lin & PAGE_MASK {
+            return None;
+        }
+        let p = lin.wrapping_add(e.addend) as usize;
+        (p + n as usize <= self.mem.bytes.len()).then_some(p)
+    }
+
+    /// The `N` bytes at `[seg:ea]` (all in one page), if they can be read the fast way.
+    #[inline(always)]
+    pub fn span_read_fast<const N: usize>(&self, seg: u8, ea: u32) -> Option<[u8; N]> {
+        let lin = self.lin_read_fast(seg, ea, N as u32)?;
+        if lin & !PAGE_MASK > 0x1000 - N as u32 {
+            return None;
+        }
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
+        if e.rtag != lin & PAGE_MASK {
+            return None;
+        }
+        let p = lin.wrapping_add(e.addend) as usize;
+        self.mem.bytes.get(p..p + N).and_then(|b| b.try_into().ok())
+    }
+
+    /// Store `bytes` at RAM offset `p`, which [`State::span_write_fast`] returned.
+    #[inline(always)]
+    pub fn phys_write(&mut self, p: usize, bytes: &[u8]) {
+        if let Some(b) = self.mem.bytes.get_mut(p..p + bytes.len()) {
+            b.copy_from_slice(bytes);
+        }
     }
 
     /// The `W` at RAM offset `p`, which [`State::rmw_fast`] returned.

@@ -67,6 +67,7 @@ impl Guest {
         self.write_u32("lguest_data", at.offset(OFF_TSC_KHZ), TSC_KHZ)?;
         self.lguest_data = Some(at);
         self.next_hcall = 0;
+        self.refresh_direct_traps();
         Ok(())
     }
 

@@ -14,6 +14,18 @@
 //! The Guest never really disables interrupts: it writes `lguest_data.irq_enabled`
 //! instead, and the pushed EFLAGS carries that as its IF bit. Delivery through an
 //! interrupt gate (type 0xE) clears `irq_enabled`; a trap gate (0xF) leaves it.
+//!
+//! *Direct traps* (2.6.23's `direct_trap` and `copy_traps`): going through the Host for
+//! every system call is slow, so, as lguest did with the real IDT, we hand the CPU the
+//! Guest's trap gates (type 0xF only) for `int $0x80` and for the vectors below 32 that we
+//! need not see (everything but #NM, #GP, #PF, the hypercall vector and those the Guest may
+//! not set), together with what delivery needs: the kernel code segment, the SET_STACK
+//! stack and where `irq_enabled` is. The CPU then delivers `int n` through them itself,
+//! pushing exactly the frame `set_guest_interrupt` would (`cpu/src/direct.rs`), and comes
+//! back to us only when it cannot: a DPL violation (our #GP), a stack page the shadow page
+//! tables do not map yet, an interrupt gate. Exceptions always come here. `refresh_direct_traps`
+//! keeps the CPU's copy current: after LHCALL_LGUEST_INIT, LOAD_IDT_ENTRY, SET_STACK,
+//! LOAD_GDT and LOAD_TLS.
 
 use crate::addr::GuestPhys;
 use crate::guest::{Guest, Res};
@@ -24,7 +36,7 @@ use abi::{
     FIRST_EXTERNAL_VECTOR, LGUEST_IRQS, LGUEST_TRAP_ENTRY, OFF_BLOCKED_INTERRUPTS, OFF_CR2, OFF_IRQ_ENABLED,
     OFF_NOIRQ_END, OFF_NOIRQ_START, PAGE_SIZE, X86_EFLAGS_IF,
 };
-use cpu::{Exception, Exit, Reg, SegReg, Segment, Vcpu, eflags, vector};
+use cpu::{DirectGate, DirectTraps, Exception, Exit, Reg, SegReg, Segment, Vcpu, eflags, vector};
 use tracing::trace;
 
 /// Gate types the Guest may install.
@@ -103,6 +115,7 @@ impl Guest {
         let present = hi & 0x8000 != 0;
         if !present {
             self.idt[num as usize] = None;
+            self.cpu.set_direct_gate(num as u8, None);
             return Ok(());
         }
         let kind = match (hi >> 8) & 0xF {
@@ -117,8 +130,32 @@ impl Guest {
         };
         let offset = (lo & 0xFFFF) | (hi & 0xFFFF_0000);
         let dpl = ((hi >> 13) & 3) as u8;
-        self.idt[num as usize] = Some(Gate { offset, kind, dpl });
+        let gate = Gate { offset, kind, dpl };
+        self.idt[num as usize] = Some(gate);
+        // A trap gate the CPU may deliver `int n` through itself (see the top of this file).
+        let direct = (kind == GateKind::Trap).then_some(DirectGate { offset, dpl });
+        self.cpu.set_direct_gate(num as u8, direct);
         Ok(())
+    }
+
+    /// Give the CPU what delivering through direct gates needs, as `set_guest_interrupt`
+    /// would find it now: the kernel code segment, the SET_STACK stack, and where
+    /// `irq_enabled` is. Whatever is unusable is left out, so that those `int`s come to us
+    /// (and meet the same checks as before).
+    pub(crate) fn refresh_direct_traps(&mut self) {
+        let cs = self
+            .cpu
+            .gdt_entry((LGUEST_KERNEL_CS >> 3) as usize)
+            .filter(|d| d.present() && d.is_code())
+            .map(|d| Segment::from_descriptor(LGUEST_KERNEL_CS, d));
+        let Some(cs) = cs else {
+            self.cpu.set_direct_traps(None);
+            return;
+        };
+        let ks = self.kernel_stack;
+        let stack = if ks.ss == 0 { None } else { self.gdt_segment(ks.ss).map(|ss| (ss, ks.esp)) };
+        let virtual_if = self.lguest_data.map(|ld| ld.offset(OFF_IRQ_ENABLED).0);
+        self.cpu.set_direct_traps(Some(DirectTraps { cs, stack, virtual_if }));
     }
 
     /// LHCALL_SET_STACK: the kernel stack for traps from user mode. The segment must be a
@@ -133,7 +170,9 @@ impl Guest {
             return Err(KillReason::BadStack(format!("{pages} stack pages (at most 2)")).into());
         }
         self.kernel_stack = KernelStack { ss: ss as u16, esp, pages };
-        self.pin_stack_pages()
+        self.pin_stack_pages()?;
+        self.refresh_direct_traps();
+        Ok(())
     }
 
     /// Make sure every page of the kernel stack is mapped and writable.
@@ -253,33 +292,26 @@ impl Guest {
         let flags = self.cpu.eflags();
         let pushed_flags = (flags & !eflags::IF) | (irq_enabled & X86_EFLAGS_IF);
         let cs = self.cpu.segment(SegReg::Cs).selector as u32;
-        let mut frame = [0u32; 6];
+        // The frame from its lowest address up: error code, EIP, CS, EFLAGS, then the
+        // user's ESP and SS.
+        let mut frame = [0u8; 24];
         let mut n = 0;
-        let mut push = |v: u32| {
-            frame[n] = v;
-            n += 1;
+        let mut put = |v: u32| {
+            frame[n..n + 4].copy_from_slice(&v.to_le_bytes());
+            n += 4;
         };
-        if from_user {
-            push(old_ss.selector as u32);
-            push(old_esp);
-        }
-        push(pushed_flags);
-        push(cs);
-        push(self.cpu.eip());
         if let Some(code) = err {
-            push(code);
+            put(code);
         }
-        for &v in &frame[..n] {
-            sp = sp.wrapping_sub(4);
-            let lin = ss.base.wrapping_add(sp);
-            let Some(phys) = self.guest_virt_to_phys(lin, true)? else {
-                return Err(KillReason::DoubleFault(format!(
-                    "{what}: the stack at {lin:#x} is not mapped writable for the trap frame"
-                ))
-                .into());
-            };
-            self.cpu.mem_mut().write_u32(phys, v).map_err(|_| KillReason::OutsideRam(GuestPhys(phys)))?;
+        put(self.cpu.eip());
+        put(cs);
+        put(pushed_flags);
+        if from_user {
+            put(old_esp);
+            put(old_ss.selector as u32);
         }
+        sp = sp.wrapping_sub(n as u32);
+        self.write_trap_frame(ss.base.wrapping_add(sp), &frame[..n], what)?;
         if from_user {
             self.cpu.set_segment(SegReg::Ss, ss);
         }
@@ -296,6 +328,42 @@ impl Guest {
             self.write_u32("lguest_data irq_enabled", ld.offset(OFF_IRQ_ENABLED), 0)?;
         }
         Ok(())
+    }
+
+    /// Write a trap frame at guest-virtual `lin` as the Guest kernel would, through the
+    /// CPU's TLB, mapping its pages from the Guest's page tables first where the shadow
+    /// does not have them yet. A page the Guest's tables do not map writable is a double
+    /// fault: Sudden Death, naming the first word (in push order) that could not go.
+    fn write_trap_frame(&mut self, lin: u32, frame: &[u8], what: Cause) -> Res {
+        let len = frame.len() as u32;
+        let top_word = lin.wrapping_add(len - 4);
+        let in_first_page = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
+        let word_at = |at: u32| {
+            if at != lin || in_first_page >= len { top_word } else { lin + ((in_first_page - 1) & !3) }
+        };
+        let double_fault = |at: u32| -> crate::guest::End {
+            KillReason::DoubleFault(format!(
+                "{what}: the stack at {:#x} is not mapped writable for the trap frame",
+                word_at(at)
+            ))
+            .into()
+        };
+        // Each of the (at most two) pages may need filling in once.
+        for _ in 0..3 {
+            match self.cpu.write_linear_supervisor(lin, frame) {
+                Ok(()) => return Ok(()),
+                Err((at, Exit::Exception(e))) if e.vector == vector::PF => {
+                    if let Demand::GuestFault(_) = self.demand_page(at, cpu::pf::W)? {
+                        return Err(double_fault(at));
+                    }
+                }
+                Err((_, Exit::BadPhysical { addr })) => {
+                    return Err(KillReason::OutsideRam(GuestPhys(addr)).into());
+                }
+                Err((at, _)) => return Err(double_fault(at)),
+            }
+        }
+        Err(double_fault(lin))
     }
 
     /// The segment a selector names in the Host's GDT, if it is a usable stack segment.

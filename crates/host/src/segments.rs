@@ -82,6 +82,8 @@ impl Guest {
                 .into());
             }
         }
+        // The kernel code segment or the SET_STACK segment may have changed.
+        self.refresh_direct_traps();
         Ok(())
     }
 }

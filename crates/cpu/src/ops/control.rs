@@ -120,16 +120,25 @@ pub(crate) fn jecxz(st: &mut State, op: &Op) -> Res {
     Ok(())
 }
 
-/// INT n (and INT3, decoded with n = 3): the Host decides what it means.
-pub(crate) fn int_n(_: &mut State, op: &Op) -> Res {
-    Err(Stop::trap(Exit::SoftInt { vector: op.imm as u8, len: op.len }))
+/// INT n (and INT3, decoded with n = 3): through a direct gate if the Host gave one for
+/// it (`direct.rs`), else the Host decides what it means.
+pub(crate) fn int_n(st: &mut State, op: &Op) -> Res {
+    soft_int(st, op, op.imm as u8)
 }
 
 pub(crate) fn into(st: &mut State, op: &Op) -> Res {
     if st.cc.of() {
-        return Err(Stop::trap(Exit::SoftInt { vector: vector::OF, len: op.len }));
+        return soft_int(st, op, vector::OF);
     }
     Ok(())
+}
+
+#[inline(always)]
+fn soft_int(st: &mut State, op: &Op, vector: u8) -> Res {
+    if st.deliver_direct(vector, op.next()) {
+        return Ok(());
+    }
+    Err(Stop::trap(Exit::SoftInt { vector, len: op.len }))
 }
 
 /// INT1 (ICEBP): a debug trap.
@@ -242,9 +251,20 @@ pub(crate) fn iret<W: Width>(st: &mut State, _: &Op) -> Res {
         return Err(gp0());
     }
     let n = W::N;
-    let eip = peek::<W>(st, 0)?;
-    let sel = peek::<W>(st, n)? as u16;
-    let fl = peek::<W>(st, 2 * n)?;
+    // Every return from a trap ends here: the five words it may pop in one read when
+    // they are in one page (the slow way reads only those it needs, and faults on them).
+    let words = if W::N == 4 && st.stack32() && st.regs[4] <= u32::MAX - 20 {
+        st.span_read_fast::<20>(SegReg::Ss as u8, st.regs[4]).map(|b| {
+            let w = |i: usize| u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
+            [w(0), w(1), w(2), w(3), w(4)]
+        })
+    } else {
+        None
+    };
+    let (eip, sel, fl) = match words {
+        Some(w) => (w[0], w[1] as u16, w[2]),
+        None => (peek::<W>(st, 0)?, peek::<W>(st, n)? as u16, peek::<W>(st, 2 * n)?),
+    };
     if W::N == 4 && fl & VM != 0 && st.cpl == 0 {
         return Err(gp0());
     }
@@ -253,8 +273,10 @@ pub(crate) fn iret<W: Width>(st: &mut State, _: &Op) -> Res {
         return Err(gp0());
     }
     let outer = if rpl > st.cpl {
-        let esp = peek::<W>(st, 3 * n)?;
-        let ss_sel = peek::<W>(st, 4 * n)? as u16;
+        let (esp, ss_sel) = match words {
+            Some(w) => (w[3], w[4] as u16),
+            None => (peek::<W>(st, 3 * n)?, peek::<W>(st, 4 * n)? as u16),
+        };
         Some((st.check_return_stack(ss_sel, rpl)?, esp))
     } else {
         None

@@ -201,6 +201,19 @@ pub(crate) fn pop_sreg<W: Width>(st: &mut State, op: &Op) -> Res {
 }
 
 pub(crate) fn pusha<W: Width>(st: &mut State, _: &Op) -> Res {
+    // Every trap entry does one: the 32 bytes in one go when they can be.
+    if W::N == 4 && st.stack32() && st.regs[4] >= 32 {
+        let esp = st.regs[4];
+        if let Some(p) = st.span_write_fast(SegReg::Ss as u8, esp - 32, 32) {
+            let mut bytes = [0u8; 32];
+            for (chunk, r) in bytes.chunks_exact_mut(4).zip(st.regs[..8].iter().rev()) {
+                chunk.copy_from_slice(&r.to_le_bytes());
+            }
+            st.phys_write(p, &bytes);
+            st.regs[4] = esp - 32;
+            return Ok(());
+        }
+    }
     let mut regs = [0u32; 8];
     regs.copy_from_slice(&st.regs[..8]);
     let n = W::N;
@@ -223,6 +236,21 @@ pub(crate) fn pusha<W: Width>(st: &mut State, _: &Op) -> Res {
 }
 
 pub(crate) fn popa<W: Width>(st: &mut State, _: &Op) -> Res {
+    // Every trap exit does one: the 32 bytes in one go when they can be.
+    if W::N == 4 && st.stack32() && st.regs[4] <= u32::MAX - 32 {
+        let esp = st.regs[4];
+        if let Some(bytes) = st.span_read_fast::<32>(SegReg::Ss as u8, esp) {
+            for (i, chunk) in bytes.chunks_exact(4).enumerate() {
+                // EDI first, EAX last; the saved ESP is skipped.
+                let r = 7 - i;
+                if r != 4 {
+                    st.regs[r] = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                }
+            }
+            st.regs[4] = esp + 32;
+            return Ok(());
+        }
+    }
     let mut vals = [0u32; 8];
     for (i, v) in vals.iter_mut().enumerate() {
         *v = peek_w::<W>(st, (7 - i as u32) * W::N)?;

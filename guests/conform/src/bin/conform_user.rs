@@ -5,7 +5,7 @@
 //! whose DPL is below 3 is #GP, to a missing one #NP; page faults carry the U bit and
 //! fill cr2; a clock interrupt in user mode arrives on the kernel stack too.
 //!
-//! Variants: `syscall`, `hcall`, `int_dpl1`, `int3_dpl1`, `int3_dpl3`, `np`,
+//! Variants: `syscall`, `syscall_direct`, `hcall`, `int_dpl1`, `int3_dpl1`, `int3_dpl3`, `np`,
 //! `pf_unmapped`, `pf_read_only`, `pf_supervisor`, `privileged`, `irq`.
 #![no_std]
 #![no_main]
@@ -33,6 +33,19 @@ user_prog!(
     "int $0x80",
     "ud2",
 );
+// As SYSCALL, through vector 0x81, which the Host never hands the CPU to deliver itself.
+user_prog!(
+    SYSCALL_81,
+    "movl $1, %eax",
+    "movl $40, %ebx",
+    "movl $2, %ecx",
+    "1: int $0x81",
+    "2:",
+    "movl %eax, %ebx",
+    "movl $0, %eax",
+    "int $0x81",
+    "ud2",
+);
 user_prog!(HCALL, "movl $2, %eax", "1: int $0x1f", "2: ud2");
 user_prog!(INT_40, "1: int $0x40", "2: ud2");
 user_prog!(INT3, "1: int3", "2: ud2");
@@ -51,6 +64,7 @@ fn kmain(_boot: &'static BootInfo) -> ! {
         "syscall",
         &[
             ("syscall", syscall),
+            ("syscall_direct", syscall_direct),
             ("hcall", hcall),
             ("int_dpl1", int_dpl1),
             ("int3_dpl1", int3_dpl1),
@@ -121,6 +135,41 @@ fn syscall() {
         s[0].frame.ss,
         s[0].frame.esp,
         s[0].frame_at
+    );
+}
+
+/// `int $0x80` through a DPL 3 trap gate is one of lguest's *direct traps*: the CPU
+/// delivers it without the Host. It must leave exactly the frame the Host leaves for the
+/// same system call through a gate it delivers itself (vector 0x81), in the same place.
+fn syscall_direct() {
+    traps::set_handler(SYSCALL_VECTOR, Gate::SYSCALL, on_syscall);
+    traps::set_handler(0x81, Gate::SYSCALL, on_syscall);
+    conform::expect_at(0);
+    let direct = UserSpace::new(&SYSCALL);
+    check_eq!(direct.run(), 42, "the result through int $0x80");
+    let d = seen()[0];
+    conform::expect_at(0);
+    let host = UserSpace::new(&SYSCALL_81);
+    check_eq!(host.run(), 42, "the result through int $0x81");
+    let h = seen()[0];
+    check_user_frame(&d, u32::from(SYSCALL_VECTOR), 0, direct.user_addr(SYSCALL.after));
+    check_user_frame(&h, 0x81, 0, host.user_addr(SYSCALL_81.after));
+    let (df, hf) = (&d.frame, &h.frame);
+    check_eq!(df.eip, hf.eip, "EIP pushed directly and by the Host");
+    check_eq!(df.cs, hf.cs, "CS pushed directly and by the Host");
+    check_eq!(df.eflags, hf.eflags, "EFLAGS pushed directly and by the Host");
+    check_eq!(df.esp, hf.esp, "ESP pushed directly and by the Host");
+    check_eq!(df.ss, hf.ss, "SS pushed directly and by the Host");
+    check_eq!(d.frame_at, h.frame_at, "where the frame is on the kernel stack");
+    check_eq!(d.irq_enabled, h.irq_enabled, "irq_enabled in the handler");
+    check_eq!(df.ebx, hf.ebx, "EBX in the frame");
+    check_eq!(df.ecx, hf.ecx, "ECX in the frame");
+    check_eq!(df.ds, hf.ds, "DS in the frame");
+    check_eq!(df.gs, hf.gs, "GS in the frame");
+    ok!(
+        "int $0x80 delivered without the Host leaves the Host's frame: eflags {:#x} at {:#x}",
+        df.eflags,
+        d.frame_at
     );
 }
 
