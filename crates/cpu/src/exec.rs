@@ -449,10 +449,12 @@ fn block_key(eip: u32, user: bool) -> u64 {
 /// `None` if all of `ops` ran without stopping.
 #[inline(always)]
 fn exec_ops(st: &mut State, ops: &[Op], block_len: usize) -> Option<(usize, Option<Exit>)> {
-    for (i, op) in ops.iter().enumerate() {
+    for op in ops {
         let r = (op.f)(st, op);
         // One test for both ways out on the common path.
         if r.is_err() | st.smc {
+            // (Which op this is, worked out here rather than counted on every one.)
+            let i = (op as *const Op as usize - ops.as_ptr() as usize) / std::mem::size_of::<Op>();
             return Some(stopped(st, op, i, block_len, r.err()));
         }
     }

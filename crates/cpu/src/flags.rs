@@ -35,6 +35,13 @@ pub(crate) enum CcKind {
     Inc,
     /// DEC: like SUB of 1, CF kept (in `src`).
     Dec,
+    /// SHL/SAL by `src` (1..=31): CF is the last bit shifted out, OF = CF xor the
+    /// result's sign, AF clear.
+    Shl,
+    /// SHR by `src`: CF the last bit shifted out, OF the operand's sign, AF clear.
+    Shr,
+    /// SAR by `src`: CF the last bit shifted out, OF and AF clear.
+    Sar,
 }
 
 /// The lazily evaluated arithmetic flags.
@@ -88,7 +95,7 @@ impl Lazy {
         u32::MAX >> (32 - (self.size as u32) * 8)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn cf(&self) -> bool {
         if self.ovr & CF_SET != 0 {
             return self.ovr & CF_ONE != 0;
@@ -102,6 +109,22 @@ impl Lazy {
             CcKind::SubBorrow => (self.dst & m) <= (self.src & m),
             CcKind::Logic => false,
             CcKind::Inc | CcKind::Dec => self.src != 0,
+            CcKind::Shl | CcKind::Shr | CcKind::Sar => self.shifted_out(),
+        }
+    }
+
+    /// The last bit a shift moved out (its CF), from the operand and the count.
+    #[inline(never)]
+    fn shifted_out(&self) -> bool {
+        let bits = self.size as u32 * 8;
+        let c = self.src;
+        match self.kind {
+            CcKind::Shl => c <= bits && (self.dst >> (bits - c)) & 1 != 0,
+            CcKind::Shr => (self.dst >> (c - 1)) & 1 != 0,
+            _ => {
+                let signed = ((self.dst << (32 - bits)) as i32) >> (32 - bits);
+                (signed >> (c - 1)) & 1 != 0
+            }
         }
     }
 
@@ -135,7 +158,7 @@ impl Lazy {
     pub fn af(&self) -> bool {
         match self.kind {
             CcKind::Eflags => self.src & AF != 0,
-            CcKind::Logic => false,
+            CcKind::Logic | CcKind::Shl | CcKind::Shr | CcKind::Sar => false,
             CcKind::Inc | CcKind::Dec => (self.dst ^ self.res ^ 1) & 0x10 != 0,
             _ => (self.dst ^ self.src ^ self.res) & 0x10 != 0,
         }
@@ -156,6 +179,9 @@ impl Lazy {
             // negative one.
             CcKind::Inc => self.res & self.mask() == 1 << s,
             CcKind::Dec => self.res & self.mask() == (1 << s) - 1,
+            CcKind::Shl => ((self.res >> s) & 1 != 0) != self.shifted_out(),
+            CcKind::Shr => (self.dst >> s) & 1 != 0,
+            CcKind::Sar => false,
         }
     }
 
@@ -193,6 +219,7 @@ impl Lazy {
             CcKind::Logic => szp,
             CcKind::Inc => szp | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == 1 << s, OF),
             CcKind::Dec => szp | ((d ^ r ^ 1) & AF) | bit(self.src != 0, CF) | bit(r == (1 << s) - 1, OF),
+            CcKind::Shl | CcKind::Shr | CcKind::Sar => szp | bit(self.shifted_out(), CF) | bit(self.of(), OF),
         }
     }
 

@@ -1,12 +1,13 @@
 //! Shifts and rotates: ROL, ROR, RCL, RCR, SHL/SAL, SHR, SAR, SHLD, SHRD.
 //!
 //! The count is masked to 5 bits; a masked count of zero changes nothing, not even flags.
-//! Flags are computed eagerly here (OF is only defined for a count of 1; we produce the
-//! same formula for larger counts, which the differential tests mask as undefined).
+//! SHL, SHR and SAR record their flags lazily; the others compute them here. (OF is only
+//! defined for a count of 1; we produce the same formula for larger counts, which the
+//! differential tests mask as undefined.)
 
 use super::{Op, Width, rm_update};
 use crate::exit::Res;
-use crate::flags::{Lazy, szp};
+use crate::flags::{CcKind, Lazy, szp};
 use crate::regs::eflags::*;
 use crate::state::State;
 
@@ -48,26 +49,21 @@ pub(crate) fn shift_value<W: Width, const K: u8>(st: &mut State, d: u32, c: u32)
     let bits = W::BITS;
     let msb = bits - 1;
     match K {
+        // Flags lazily (see `flags.rs`): most are never read.
         SHL => {
-            let wide = (d as u64) << c;
-            let r = wide as u32 & W::MASK;
-            let cf = (wide >> bits) & 1 != 0;
-            let of = (bit(r, msb) != 0) != cf;
-            st.cc = Lazy::from_eflags(szp(r, W::N) | flag(cf, CF) | flag(of, OF));
+            let r = ((d as u64) << c) as u32 & W::MASK;
+            st.cc = Lazy::new(CcKind::Shl, W::N as u8, r, d, c);
             r
         }
         SHR => {
             let r = ((d as u64) >> c) as u32;
-            let cf = ((d as u64) >> (c - 1)) & 1 != 0;
-            let of = bit(d, msb) != 0;
-            st.cc = Lazy::from_eflags(szp(r, W::N) | flag(cf, CF) | flag(of, OF));
+            st.cc = Lazy::new(CcKind::Shr, W::N as u8, r, d, c);
             r
         }
         SAR => {
             let s = W::sext(d) as i32 as i64;
             let r = (s >> c) as u32 & W::MASK;
-            let cf = (s >> (c - 1)) & 1 != 0;
-            st.cc = Lazy::from_eflags(szp(r, W::N) | flag(cf, CF));
+            st.cc = Lazy::new(CcKind::Sar, W::N as u8, r, d, c);
             r
         }
         ROL => {
