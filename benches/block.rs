@@ -5,12 +5,12 @@
 //! the ratio is what the lguest path (hypercall, DMA copy, the Guest's own loop on the
 //! software CPU) costs over plain system calls. Run with `cargo bench --bench block`.
 
-use host::{BlockConfig, Config, DeviceConfig, Guest, Outcome};
+mod common;
+use common::*;
+use host::{BlockConfig, Config, DeviceConfig};
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 const DISK: u64 = 32 << 20;
@@ -18,44 +18,23 @@ const DISK: u64 = 32 << 20;
 const CHUNK: usize = 15 * 4096;
 const RUNS: usize = 3;
 
-/// A console that keeps what the Guest prints.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Bytes per nanosecond is GB/s; times 1000, MB/s.
 fn mb_per_s(bytes: u64, ns: u64) -> f64 {
     bytes as f64 * 1000.0 / ns as f64
 }
 
-/// One Guest run: (write MB/s, read MB/s).
+/// One Guest run: (write MB/s, read MB/s). The Guest reports bytes moved and nanoseconds.
 fn guest_run(disk: &Path) -> (f64, f64) {
-    let capture = Capture::default();
     let mut config = Config::new();
-    config.console_out = Box::new(capture.clone());
     config.devices.push(DeviceConfig::Block(BlockConfig {
         path: disk.to_path_buf(),
         read_only: false,
         sync: false,
     }));
-    let mut g = Guest::new(images::BLK_BENCH.elf(), config).expect("blk_bench boots");
-    let outcome = g.run();
-    let text = String::from_utf8_lossy(&capture.0.lock().expect("console")).into_owned();
-    assert_eq!(outcome, Outcome::PowerOff, "blk_bench did not finish: {outcome:?}\n{text}");
+    let samples = run_bench_guest_with(&images::BLK_BENCH, config);
     let rate = |name: &str| {
-        let line = text.lines().find(|l| l.starts_with(&format!("bench {name} "))).expect("result line");
-        let w: Vec<u64> = line.split_whitespace().skip(2).filter_map(|w| w.parse().ok()).collect();
-        mb_per_s(w[0], w[1])
+        let s = find(&samples, name);
+        mb_per_s(s.iterations, s.ns)
     };
     (rate("blk_write"), rate("blk_read"))
 }

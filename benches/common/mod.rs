@@ -36,9 +36,15 @@ impl Sample {
 
 /// Boot `guest` (an embedded benchmark kernel), run it to power off, and parse its results.
 pub fn run_bench_guest(guest: &images::Guest, cmdline: &str) -> Vec<Sample> {
-    let capture = Capture::default();
     let mut config = Config::new();
     config.cmdline = cmdline.to_string();
+    run_bench_guest_with(guest, config)
+}
+
+/// [`run_bench_guest`] with a configuration of the caller's (devices, say); its console
+/// output is replaced by the capture the results are parsed from.
+pub fn run_bench_guest_with(guest: &images::Guest, mut config: Config) -> Vec<Sample> {
+    let capture = Capture::default();
     config.console_out = Box::new(capture.clone());
     let mut g = Guest::new(guest.elf(), config).expect("benchmark guest boots");
     let outcome = g.run();

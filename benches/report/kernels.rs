@@ -7,10 +7,9 @@
 
 use crate::support;
 use crate::{machine, qemu};
-use cpu::{Exit, PhysMem, Reg, Vcpu};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// (name, what it stresses).
 pub const KERNELS: [(&str, &str); 3] =
@@ -92,49 +91,6 @@ pub fn build(dir: &Path, k: usize) -> PathBuf {
     elf
 }
 
-/// Best of a few native runs (each includes the exec, well under a millisecond).
-fn native(elf: &Path) -> (Duration, u32) {
-    let mut best = Duration::MAX;
-    let mut result = 0;
-    for _ in 0..NATIVE_RUNS {
-        let t = Instant::now();
-        let out = support::run_native(elf);
-        best = best.min(t.elapsed());
-        assert!(out.status.success(), "{} failed natively: {}", elf.display(), out.status);
-        result = u32::from_le_bytes(out.stdout[..4].try_into().expect("4-byte result"));
-    }
-    (best, result)
-}
-
-/// One run in the interpreter, as a flat 32-bit Linux process: (time, retired, result).
-fn interpreted(elf: &Path) -> (Duration, u64, u32) {
-    let file = std::fs::read(elf).expect("read the kernel");
-    let (segs, entry) = support::parse_elf32(&file);
-    let top = segs.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
-    let ram = (top + (1 << 20)).next_multiple_of(1 << 20);
-    let mut cpu = support::linux_user_cpu(PhysMem::new(ram));
-    support::load_segments(&mut cpu, &segs);
-    cpu.set_reg(Reg::Esp, ram - 16);
-    cpu.set_eip(entry);
-    let mut result = None;
-    let t = Instant::now();
-    loop {
-        match cpu.run(u64::MAX) {
-            Exit::SoftInt { vector: 0x80, .. } => match cpu.reg(Reg::Eax) {
-                4 => {
-                    let at = cpu.reg(Reg::Ecx);
-                    result = Some(cpu.mem().read_u32(at).expect("result inside RAM"));
-                    cpu.set_reg(Reg::Eax, 4);
-                }
-                1 => break,
-                n => panic!("unexpected system call {n}"),
-            },
-            other => panic!("{} stopped: {other} at {:#x}", elf.display(), cpu.eip()),
-        }
-    }
-    (t.elapsed(), cpu.retired(), result.expect("the kernel wrote its result"))
-}
-
 /// Best of a few QEMU runs: (time inside, wall time from spawn to exit, result).
 fn under_qemu(elf: &Path) -> (Duration, Duration, u32) {
     let (mut inside, mut wall, mut result) = (Duration::MAX, Duration::MAX, 0);
@@ -158,10 +114,10 @@ pub fn measure(dir: &Path, with_qemu: bool) -> Vec<Speed> {
     for (k, &(name, what)) in KERNELS.iter().enumerate() {
         eprintln!("report: {name} kernel: native, interpreter, QEMU");
         let elf = build(dir, k);
-        let (native, nres) = native(&elf);
-        let (mut ours, insns, ires) = interpreted(&elf);
+        let (native, nres) = support::native_kernel(&elf, NATIVE_RUNS);
+        let (mut ours, insns, ires) = support::interpreted_kernel(&elf);
         for _ in 1..INTERP_RUNS {
-            let (t, n, r) = interpreted(&elf);
+            let (t, n, r) = support::interpreted_kernel(&elf);
             assert_eq!((n, r), (insns, ires), "{name}: interpreter runs differ");
             ours = ours.min(t);
         }

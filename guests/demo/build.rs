@@ -22,6 +22,7 @@ fn main() {
     let user = Path::new("user").canonicalize().expect("the user/ directory");
     println!("cargo:rerun-if-changed=user");
     println!("cargo:rerun-if-changed=src/uapi.rs");
+    println!("cargo:rerun-if-changed=../kit/src/string.rs");
 
     // Always optimised: the programs are the demo's workload, and how long it runs should
     // not depend on the profile the kernel is built with. No debug information: the

@@ -13,10 +13,9 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use cpu::{Exit, PhysMem, Reg, Vcpu};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const KERNELS: [&str; 3] = ["alu", "sieve", "sort"];
 /// Best of this many native runs (process start-up is part of each, and small).
@@ -43,48 +42,6 @@ fn compile(kernel: usize) -> PathBuf {
     out
 }
 
-fn native(path: &Path) -> (Duration, u32) {
-    let mut best = Duration::MAX;
-    let mut result = 0;
-    for _ in 0..NATIVE_RUNS {
-        let t = Instant::now();
-        let out = support::run_native(path);
-        best = best.min(t.elapsed());
-        assert!(out.status.success(), "{} failed natively: {}", path.display(), out.status);
-        result = u32::from_le_bytes(out.stdout[..4].try_into().expect("4-byte result"));
-    }
-    (best, result)
-}
-
-/// Run in the interpreter: (time, instructions retired, result).
-fn interpreted(path: &Path) -> (Duration, u64, u32) {
-    let file = std::fs::read(path).expect("read the kernel");
-    let (segs, entry) = support::parse_elf32(&file);
-    let top = segs.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
-    let ram = (top + (1 << 20)).next_multiple_of(1 << 20);
-    let mut cpu = support::linux_user_cpu(PhysMem::new(ram));
-    support::load_segments(&mut cpu, &segs);
-    cpu.set_reg(Reg::Esp, ram - 16);
-    cpu.set_eip(entry);
-    let mut result = None;
-    let t = Instant::now();
-    loop {
-        match cpu.run(u64::MAX) {
-            Exit::SoftInt { vector: 0x80, .. } => match cpu.reg(Reg::Eax) {
-                4 => {
-                    let at = cpu.reg(Reg::Ecx);
-                    result = Some(cpu.mem().read_u32(at).expect("result inside RAM"));
-                    cpu.set_reg(Reg::Eax, 4);
-                }
-                1 => break,
-                n => panic!("unexpected system call {n}"),
-            },
-            other => panic!("{} stopped: {other} at {:#x}", path.display(), cpu.eip()),
-        }
-    }
-    (t.elapsed(), cpu.retired(), result.expect("the kernel wrote its result"))
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would too. A filter argument
     // picks kernels by name.
@@ -98,10 +55,10 @@ fn main() {
             continue;
         }
         let path = compile(k);
-        let (nt, nres) = native(&path);
-        let (mut it, mut insns, mut ires) = interpreted(&path);
+        let (nt, nres) = support::native_kernel(&path, NATIVE_RUNS);
+        let (mut it, mut insns, mut ires) = support::interpreted_kernel(&path);
         for _ in 1..INTERP_RUNS {
-            let (t, n, r) = interpreted(&path);
+            let (t, n, r) = support::interpreted_kernel(&path);
             assert_eq!((n, r), (insns, ires), "{name}: runs differ");
             if t < it {
                 (it, insns, ires) = (t, n, r);

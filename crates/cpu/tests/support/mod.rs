@@ -5,9 +5,10 @@
 
 #![allow(dead_code)]
 
-use cpu::{Cpu, Descriptor, PhysMem, Reg, SegReg, Vcpu, cr, pte};
+use cpu::{Cpu, Descriptor, Exit, PhysMem, Reg, SegReg, Vcpu, cr, pte};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// SplitMix64: tiny, fast, and good enough to drive test generators reproducibly.
 pub struct Rng(u64);
@@ -254,4 +255,50 @@ pub fn load_segments(cpu: &mut Cpu, segs: &[Segment]) {
 /// The eight general registers, for messages.
 pub fn regs_string(cpu: &Cpu) -> String {
     Reg::ALL.iter().map(|&r| format!("{}={:08x}", r.name(), cpu.reg(r))).collect::<Vec<_>>().join(" ")
+}
+
+/// A benchmark kernel (a static 32-bit executable that computes, `write`s a 4-byte result
+/// and `exit`s) run natively `runs` times: the best time (each includes the exec, well
+/// under a millisecond) and the result.
+pub fn native_kernel(elf: &Path, runs: usize) -> (Duration, u32) {
+    let mut best = Duration::MAX;
+    let mut result = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = run_native(elf);
+        best = best.min(t.elapsed());
+        assert!(out.status.success(), "{} failed natively: {}", elf.display(), out.status);
+        result = u32::from_le_bytes(out.stdout[..4].try_into().expect("4-byte result"));
+    }
+    (best, result)
+}
+
+/// The same kernel run once in the interpreter as a flat 32-bit Linux process, the caller
+/// playing Linux for `write` and `exit`: (time, instructions retired, result).
+pub fn interpreted_kernel(elf: &Path) -> (Duration, u64, u32) {
+    let file = std::fs::read(elf).expect("read the kernel");
+    let (segs, entry) = parse_elf32(&file);
+    let top = segs.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
+    let ram = (top + (1 << 20)).next_multiple_of(1 << 20);
+    let mut cpu = linux_user_cpu(PhysMem::new(ram));
+    load_segments(&mut cpu, &segs);
+    cpu.set_reg(Reg::Esp, ram - 16);
+    cpu.set_eip(entry);
+    let mut result = None;
+    let t = Instant::now();
+    loop {
+        match cpu.run(u64::MAX) {
+            Exit::SoftInt { vector: 0x80, .. } => match cpu.reg(Reg::Eax) {
+                4 => {
+                    let at = cpu.reg(Reg::Ecx);
+                    result = Some(cpu.mem().read_u32(at).expect("result inside RAM"));
+                    cpu.set_reg(Reg::Eax, 4);
+                }
+                1 => break,
+                n => panic!("unexpected system call {n}"),
+            },
+            other => panic!("{} stopped: {other} at {:#x}", elf.display(), cpu.eip()),
+        }
+    }
+    (t.elapsed(), cpu.retired(), result.expect("the kernel wrote its result"))
 }

@@ -13,7 +13,7 @@ use conform::{check, check_eq, ok, say};
 use guest::BootInfo;
 use guest::abi::RESERVED_START;
 use guest::abi::segments::{GDT_ENTRY_LGUEST_CS, GDT_ENTRY_TLS_MIN, LGUEST_KERNEL_DS};
-use guest::gdt::{self, Descriptor, access, flags};
+use guest::gdt::{self, Descriptor, access, flags, lar, lsl};
 
 guest::entry!(kmain);
 
@@ -31,42 +31,6 @@ fn kmain(_boot: &'static BootInfo) -> ! {
             ("tls_system", tls_system),
         ],
     )
-}
-
-/// `lar`: the access rights of `sel` (descriptor bits 8-23), if it is visible to us.
-fn lar(sel: u32) -> Option<u32> {
-    let (v, ok): (u32, u8);
-    // SAFETY: lar only reads the GDT the CPU holds.
-    unsafe {
-        core::arch::asm!(
-            "xorl {v:e}, {v:e}",
-            "lar {s:x}, {v:e}",
-            "setz {ok}",
-            s = in(reg) sel,
-            v = out(reg) v,
-            ok = out(reg_byte) ok,
-            options(att_syntax, nomem, nostack),
-        )
-    };
-    (ok != 0).then_some(v)
-}
-
-/// `lsl`: the byte limit of `sel`, if it is visible to us.
-fn lsl(sel: u32) -> Option<u32> {
-    let (v, ok): (u32, u8);
-    // SAFETY: lsl only reads the GDT the CPU holds.
-    unsafe {
-        core::arch::asm!(
-            "xorl {v:e}, {v:e}",
-            "lsl {s:x}, {v:e}",
-            "setz {ok}",
-            s = in(reg) sel,
-            v = out(reg) v,
-            ok = out(reg_byte) ok,
-            options(att_syntax, nomem, nostack),
-        )
-    };
-    (ok != 0).then_some(v)
 }
 
 fn dpl(access_rights: u32) -> u32 {

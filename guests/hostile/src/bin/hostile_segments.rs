@@ -30,7 +30,7 @@ use conform::{
 };
 use guest::abi::segments::{GDT_ENTRY_KERNEL_CS, LGUEST_KERNEL_CS, LGUEST_KERNEL_DS, USER_CS};
 use guest::abi::{Hcall, RESERVED_START};
-use guest::gdt::{self, Descriptor, access, flags};
+use guest::gdt::{self, Descriptor, access, flags, lar, lsl};
 use guest::idt::Gate;
 use guest::traps::{self, TrapFrame};
 use guest::{BootInfo, paging, usermode, virt_to_phys};
@@ -130,42 +130,6 @@ fn kmain(_boot: &'static BootInfo) -> ! {
             ("user_to_kernel", user_to_kernel),
         ],
     )
-}
-
-/// `lar`: the access rights of `sel`, if it is visible to us.
-fn lar(sel: u32) -> Option<u32> {
-    let (v, ok): (u32, u8);
-    // SAFETY: lar only reads the GDT the CPU holds.
-    unsafe {
-        core::arch::asm!(
-            "xorl {v:e}, {v:e}",
-            "lar {s:x}, {v:e}",
-            "setz {ok}",
-            s = in(reg) sel,
-            v = out(reg) v,
-            ok = out(reg_byte) ok,
-            options(att_syntax, nomem, nostack),
-        )
-    };
-    (ok != 0).then_some(v)
-}
-
-/// `lsl`: the byte limit of `sel`, if it is visible to us.
-fn lsl(sel: u32) -> Option<u32> {
-    let (v, ok): (u32, u8);
-    // SAFETY: lsl only reads the GDT the CPU holds.
-    unsafe {
-        core::arch::asm!(
-            "xorl {v:e}, {v:e}",
-            "lsl {s:x}, {v:e}",
-            "setz {ok}",
-            s = in(reg) sel,
-            v = out(reg) v,
-            ok = out(reg_byte) ok,
-            options(att_syntax, nomem, nostack),
-        )
-    };
-    (ok != 0).then_some(v)
 }
 
 fn dpl_of(sel: u32) -> u32 {
