@@ -9,157 +9,30 @@
 
 mod common;
 mod conform;
+use common::session::Session;
 use common::{Run, guest_path, lguest, run_guest};
 use conform::{dies, passes};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long any Guest may take to say something or to end.
-const TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a Launcher may take to stop after SIGTERM.
 const PROMPTLY: Duration = Duration::from_secs(2);
 
-/// A Launcher running a hostile Guest in the background: its stdin is ours to type into,
-/// its output is collected as it comes.
-struct Launcher {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
+/// A Launcher running hostile Guest `bin` with `--cmdline VARIANT` in the background: its
+/// stdin is ours to type into, its output is collected as it comes.
+fn start(bin: &str, variant: &str) -> Session {
+    let mut cmd = lguest();
+    cmd.arg("run").arg(guest_path(bin)).args(["--cmdline", variant]);
+    Session::piped(cmd)
 }
 
-impl Launcher {
-    /// `lguest run BIN --cmdline VARIANT`.
-    fn start(bin: &str, variant: &str) -> Launcher {
-        let mut child = lguest()
-            .arg("run")
-            .arg(guest_path(bin))
-            .args(["--cmdline", variant])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start lguest");
-        let (tx, lines) = channel();
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (out, so) = (child.stdout.take().expect("stdout"), stdout.clone());
-        let out_reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                so.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let (mut err, se) = (child.stderr.take().expect("stderr"), stderr.clone());
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            se.lock().unwrap().push_str(&s);
-        });
-        let stdin = child.stdin.take();
-        Launcher { child, stdin, lines, stdout, stderr, readers: vec![out_reader, err_reader] }
-    }
-
-    fn output(&self) -> String {
-        format!("stdout:\n{}stderr:\n{}", self.stdout.lock().unwrap(), self.stderr.lock().unwrap())
-    }
-
-    /// Wait for a line of output containing `needle`.
-    fn wait_for(&self, needle: &str) -> String {
-        let end = Instant::now() + TIMEOUT;
-        loop {
-            match self.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("no line with {needle:?} in time\n{}", self.output())
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("the Launcher ended without a line with {needle:?}\n{}", self.output())
-                }
-            }
-        }
-    }
-
-    /// Type `bytes` at the Guest's console.
-    fn type_in(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        stdin.write_all(bytes).expect("write to the Launcher's stdin");
-        stdin.flush().expect("flush the Launcher's stdin");
-    }
-
-    /// User and system CPU seconds the Launcher has used so far (from /proc).
-    fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("read /proc/PID/stat");
-        // Fields after the command name (which is in parentheses): utime is the 12th, stime
-        // the 13th, in clock ticks.
-        let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        ticks as f64 / hz
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// Wait for the Launcher to end, at most `limit` (then kill it and fail); its status
-    /// and output, and how long it took.
-    fn finish_within(mut self, limit: Duration) -> (Run, Duration) {
-        drop(self.stdin.take());
-        let start = Instant::now();
-        let pid = self.child.id() as i32;
-        let (done, watchdog) = channel::<()>();
-        let dog = std::thread::spawn(move || {
-            let timed_out = watchdog.recv_timeout(limit) == Err(RecvTimeoutError::Timeout);
-            if timed_out {
-                // SAFETY: kill(2) on our child, which has not been reaped (we are waiting).
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            timed_out
-        });
-        let status = self.child.wait().expect("wait for lguest");
-        let took = start.elapsed();
-        let _ = done.send(());
-        let timed_out = dog.join().unwrap_or(true);
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        assert!(!timed_out, "the Launcher did not end within {limit:?}\n{}", self.output());
-        let run = Run {
-            status: status.code().unwrap_or(-1),
-            stdout: self.stdout.lock().unwrap().clone(),
-            stderr: self.stderr.lock().unwrap().clone(),
-        };
-        (run, took)
-    }
-
-    /// SIGTERM, and insist the Launcher stops cleanly and promptly.
-    fn stop_with_sigterm(self) -> Run {
-        self.signal(libc::SIGTERM);
-        let (run, took) = self.finish_within(PROMPTLY);
-        println!("stopped {:.1} ms after SIGTERM", took.as_secs_f64() * 1e3);
-        assert_eq!(run.status, 130, "status after SIGTERM\n{}{}", run.stdout, run.stderr);
-        assert_eq!(run.stderr.trim_end(), "lguest: stopped: SIGTERM to the Launcher", "stderr");
-        run
-    }
-}
-
-impl Drop for Launcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SIGTERM, and insist the Launcher stops cleanly and promptly.
+fn stop_with_sigterm(l: Session) -> Run {
+    l.signal(libc::SIGTERM);
+    let (run, took) = l.finish_within(PROMPTLY);
+    println!("stopped {:.1} ms after SIGTERM", took.as_secs_f64() * 1e3);
+    assert_eq!(run.status, 130, "status after SIGTERM\n{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stderr.trim_end(), "lguest: stopped: SIGTERM to the Launcher", "stderr");
+    run
 }
 
 /// Insist the Launcher ended in Sudden Death saying `why`, in one line.
@@ -176,10 +49,10 @@ fn assert_killed(run: &Run, why: &str) {
 /// Run a console-input variant of `hostile_dma`: wait until it has bound its buffer, type
 /// `input`, and wait for it to end.
 fn with_console_input(variant: &str, input: &[u8]) -> Run {
-    let mut l = Launcher::start("hostile_dma", variant);
-    l.wait_for("waiting");
-    l.type_in(input);
-    l.finish_within(TIMEOUT).0
+    let mut l = start("hostile_dma", variant);
+    l.wait_for_line("waiting");
+    l.send(input);
+    l.finish()
 }
 
 // ---- page tables and the reserved region (hostile_mmu) ----
@@ -366,43 +239,43 @@ fn a_push_past_the_segment_limit_is_sudden_death() {
 
 #[test]
 fn a_0_ns_timer_in_a_loop_keeps_the_guest_running_and_sigterm_stops_it_at_once() {
-    let l = Launcher::start("hostile_time", "timer_zero_loop");
-    l.wait_for("100000 calls");
-    l.wait_for("500000 calls");
-    l.stop_with_sigterm();
+    let l = start("hostile_time", "timer_zero_loop");
+    l.wait_for_line("100000 calls");
+    l.wait_for_line("500000 calls");
+    stop_with_sigterm(l);
 }
 
 #[test]
 fn a_100_ns_timer_in_a_loop_and_on_every_tick_keeps_ticking_and_sigterm_stops_it_at_once() {
-    let l = Launcher::start("hostile_time", "timer_min_loop");
-    l.wait_for("20000 calls");
-    let later = l.wait_for("100000 calls");
+    let l = start("hostile_time", "timer_min_loop");
+    l.wait_for_line("20000 calls");
+    let later = l.wait_for_line("100000 calls");
     let ticks: u64 =
         later.split(", ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(ticks > 0, "no clock ticks in {later:?}");
-    l.stop_with_sigterm();
+    stop_with_sigterm(l);
 }
 
 #[test]
 fn spinning_with_interrupts_off_uses_one_core_and_sigterm_stops_it_at_once() {
-    let l = Launcher::start("hostile_time", "spin_irqs_off");
-    l.wait_for("spinning with interrupts off");
+    let l = start("hostile_time", "spin_irqs_off");
+    l.wait_for_line("spinning with interrupts off");
     let (cpu0, t0) = (l.cpu_seconds(), Instant::now());
     // A measurement window, not synchronisation.
     std::thread::sleep(Duration::from_secs(1));
     let (cpu, wall) = (l.cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
     println!("spinning Launcher: {cpu:.2} s CPU in {wall:.2} s");
     assert!(cpu <= wall * 1.15, "the Launcher used {cpu:.2} s of CPU in {wall:.2} s: more than one core");
-    l.stop_with_sigterm();
+    stop_with_sigterm(l);
 }
 
 #[test]
 fn another_launcher_runs_to_completion_beside_one_spinning_with_interrupts_off() {
-    let l = Launcher::start("hostile_time", "spin_irqs_off");
-    l.wait_for("spinning with interrupts off");
+    let l = start("hostile_time", "spin_irqs_off");
+    l.wait_for_line("spinning with interrupts off");
     let r = run_guest("hello", &[]);
     assert_eq!(r.status, 0, "hello beside a spinning Guest:\n{}{}", r.stdout, r.stderr);
-    l.stop_with_sigterm();
+    stop_with_sigterm(l);
 }
 
 #[test]

@@ -4,18 +4,11 @@
 //! synchronise on the lines Guests print (`net_guest: up ...`), never on sleeps.
 
 mod common;
+use common::session::Session;
 use common::*;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-/// How long any one Guest may take.
-const TIMEOUT: Duration = Duration::from_secs(60);
+use std::process::{Command, Stdio};
 
 /// A fresh, empty directory for one test's networks.
 fn net_dir(test: &str) -> PathBuf {
@@ -25,114 +18,19 @@ fn net_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// A Launcher running a `net_guest` in the background, its output collected as it comes.
-struct Launcher {
-    child: Child,
-    lines: Receiver<String>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-impl Launcher {
-    /// `lguest run net_guest --net lab --guestid ID --cmdline CMDLINE` on the networks in `dir`.
-    fn start(dir: &Path, id: u16, cmdline: &str) -> Launcher {
-        let mut cmd = lguest();
-        cmd.env("LGUEST_NET_DIR", dir).arg("run").arg(guest_path("net_guest")).args([
-            "--net",
-            "lab",
-            "--guestid",
-            &id.to_string(),
-            "--cmdline",
-            cmdline,
-        ]);
-        Launcher::spawn(cmd)
-    }
-
-    fn spawn(mut cmd: Command) -> Launcher {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start lguest");
-        let (tx, lines) = channel();
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (out, so) = (child.stdout.take().expect("stdout"), stdout.clone());
-        let out_reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                so.lock().unwrap().push_str(&format!("{line}\n"));
-                let _ = tx.send(line);
-            }
-        });
-        let (mut err, se) = (child.stderr.take().expect("stderr"), stderr.clone());
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            se.lock().unwrap().push_str(&s);
-        });
-        Launcher { child, lines, stdout, stderr, readers: vec![out_reader, err_reader] }
-    }
-
-    fn output(&self) -> String {
-        format!("stdout:\n{}stderr:\n{}", self.stdout.lock().unwrap(), self.stderr.lock().unwrap())
-    }
-
-    /// Wait for a line of output containing `needle`.
-    fn wait_for(&self, needle: &str) -> String {
-        let end = Instant::now() + TIMEOUT;
-        loop {
-            match self.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("no line with '{needle}' in time\n{}", self.output())
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("the Launcher ended without a line with '{needle}'\n{}", self.output())
-                }
-            }
-        }
-    }
-
-    /// Wait for the Launcher to end (killing it after [`TIMEOUT`]); its status and output.
-    fn finish(mut self) -> Run {
-        let pid = self.child.id() as i32;
-        let (done, watchdog) = channel::<()>();
-        let dog = std::thread::spawn(move || {
-            let timed_out = watchdog.recv_timeout(TIMEOUT) == Err(RecvTimeoutError::Timeout);
-            if timed_out {
-                // SAFETY: kill(2) on our child, which has not been reaped (we are waiting).
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            timed_out
-        });
-        let status = self.child.wait().expect("wait for lguest");
-        let _ = done.send(());
-        let timed_out = dog.join().unwrap_or(true);
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        assert!(!timed_out, "the Launcher did not finish in {TIMEOUT:?}\n{}", self.output());
-        Run {
-            status: status.code().unwrap_or(-1),
-            stdout: self.stdout.lock().unwrap().clone(),
-            stderr: self.stderr.lock().unwrap().clone(),
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-}
-
-impl Drop for Launcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A Launcher running a `net_guest` in the background, its output collected as it comes:
+/// `lguest run net_guest --net lab --guestid ID --cmdline CMDLINE` on the networks in `dir`.
+fn start(dir: &Path, id: u16, cmdline: &str) -> Session {
+    let mut cmd = lguest();
+    cmd.env("LGUEST_NET_DIR", dir).arg("run").arg(guest_path("net_guest")).args([
+        "--net",
+        "lab",
+        "--guestid",
+        &id.to_string(),
+        "--cmdline",
+        cmdline,
+    ]);
+    Session::with_stdin(cmd, Stdio::null())
 }
 
 fn count(haystack: &str, needle: &str) -> usize {
@@ -142,9 +40,9 @@ fn count(haystack: &str, needle: &str) -> usize {
 #[test]
 fn two_guests_on_one_named_network_ping_each_other_both_ways() {
     let dir = net_dir("ping");
-    let a = Launcher::start(&dir, 1, "mode=pinger ip=10.0.0.1 peer=10.0.0.2 count=3 serve=3");
-    a.wait_for("net_guest: up mac 02:00:00:00:00:01");
-    let b = Launcher::start(&dir, 2, "mode=pinger ip=10.0.0.2 peer=10.0.0.1 count=3 serve=3");
+    let a = start(&dir, 1, "mode=pinger ip=10.0.0.1 peer=10.0.0.2 count=3 serve=3");
+    a.wait_for_line("net_guest: up mac 02:00:00:00:00:01");
+    let b = start(&dir, 2, "mode=pinger ip=10.0.0.2 peer=10.0.0.1 count=3 serve=3");
     let (b, a) = (b.finish(), a.finish());
     for (r, peer) in [(&a, "10.0.0.2"), (&b, "10.0.0.1")] {
         assert_eq!(r.status, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
@@ -156,11 +54,11 @@ fn two_guests_on_one_named_network_ping_each_other_both_ways() {
 #[test]
 fn a_broadcast_frame_reaches_every_guest_on_the_network() {
     let dir = net_dir("broadcast");
-    let l1 = Launcher::start(&dir, 0x101, "mode=listen until=hello");
-    let l2 = Launcher::start(&dir, 0x102, "mode=listen until=hello");
-    l1.wait_for("net_guest: up");
-    l2.wait_for("net_guest: up");
-    let s = Launcher::start(&dir, 0x103, "mode=send send=bcast:hello").finish();
+    let l1 = start(&dir, 0x101, "mode=listen until=hello");
+    let l2 = start(&dir, 0x102, "mode=listen until=hello");
+    l1.wait_for_line("net_guest: up");
+    l2.wait_for_line("net_guest: up");
+    let s = start(&dir, 0x103, "mode=send send=bcast:hello").finish();
     assert_eq!(s.status, 0, "stderr: {}", s.stderr);
     for l in [l1.finish(), l2.finish()] {
         assert_eq!(l.status, 0, "stderr: {}", l.stderr);
@@ -175,13 +73,13 @@ fn a_broadcast_frame_reaches_every_guest_on_the_network() {
 #[test]
 fn unicast_to_another_mac_is_seen_by_a_promiscuous_guest_but_not_by_a_plain_one() {
     let dir = net_dir("promisc");
-    let to = Launcher::start(&dir, 11, "mode=listen until=end");
-    let plain = Launcher::start(&dir, 12, "mode=listen until=end");
-    let promisc = Launcher::start(&dir, 13, "mode=listen promisc=1 until=end");
+    let to = start(&dir, 11, "mode=listen until=end");
+    let plain = start(&dir, 12, "mode=listen until=end");
+    let promisc = start(&dir, 13, "mode=listen promisc=1 until=end");
     for l in [&to, &plain, &promisc] {
-        l.wait_for("net_guest: up");
+        l.wait_for_line("net_guest: up");
     }
-    let s = Launcher::start(&dir, 14, "mode=send send=id11:secret,bcast:end").finish();
+    let s = start(&dir, 14, "mode=send send=id11:secret,bcast:end").finish();
     assert_eq!(s.status, 0, "stderr: {}", s.stderr);
     let (to, plain, promisc) = (to.finish(), plain.finish(), promisc.finish());
     let secret = "got 'secret' from 02:00:00:00:00:0e to 02:00:00:00:00:0b";
@@ -198,10 +96,10 @@ fn unicast_to_another_mac_is_seen_by_a_promiscuous_guest_but_not_by_a_plain_one(
 #[test]
 fn a_stopped_receiver_does_not_block_the_sender_which_drops_and_counts_frames() {
     let dir = net_dir("stopped");
-    let r = Launcher::start(&dir, 21, "mode=listen until=never");
-    r.wait_for("net_guest: up");
+    let r = start(&dir, 21, "mode=listen until=never");
+    r.wait_for_line("net_guest: up");
     r.signal(libc::SIGSTOP);
-    let s = Launcher::start(&dir, 22, "mode=flood to=id21 count=2000 len=200").finish();
+    let s = start(&dir, 22, "mode=flood to=id21 count=2000 len=200").finish();
     r.signal(libc::SIGCONT);
     assert_eq!(s.status, 0, "stdout: {}\nstderr: {}", s.stdout, s.stderr);
     assert!(s.stdout.contains("sent 2000 frames"), "stdout: {}", s.stdout);
@@ -219,13 +117,13 @@ fn a_stopped_receiver_does_not_block_the_sender_which_drops_and_counts_frames() 
 #[test]
 fn a_killed_receiver_does_not_block_or_kill_the_sender_and_its_stale_socket_is_removed() {
     let dir = net_dir("killed");
-    let r = Launcher::start(&dir, 31, "mode=listen until=never");
-    r.wait_for("net_guest: up");
+    let r = start(&dir, 31, "mode=listen until=never");
+    r.wait_for_line("net_guest: up");
     r.signal(libc::SIGKILL);
     let _ = r.finish();
     let stale = dir.join("lab/02:00:00:00:00:1f");
     assert!(stale.exists(), "SIGKILL leaves the socket file behind");
-    let s = Launcher::start(&dir, 32, "mode=flood to=id31 count=100 len=100").finish();
+    let s = start(&dir, 32, "mode=flood to=id31 count=100 len=100").finish();
     assert_eq!(s.status, 0, "stdout: {}\nstderr: {}", s.stdout, s.stderr);
     assert!(s.stdout.contains("sent 100 frames"), "stdout: {}", s.stdout);
     assert!(s.stderr.contains("1 to a dead receiver"), "stderr: {}", s.stderr);
@@ -235,8 +133,8 @@ fn a_killed_receiver_does_not_block_or_kill_the_sender_and_its_stale_socket_is_r
 #[test]
 fn a_launcher_stopped_by_a_signal_leaves_the_network() {
     let dir = net_dir("leave");
-    let l = Launcher::start(&dir, 41, "mode=listen until=never");
-    l.wait_for("net_guest: up");
+    let l = start(&dir, 41, "mode=listen until=never");
+    l.wait_for_line("net_guest: up");
     let socket = dir.join("lab/02:00:00:00:00:29");
     assert!(socket.exists(), "the Launcher's socket is in the network directory");
     l.signal(libc::SIGTERM);
@@ -248,9 +146,9 @@ fn a_launcher_stopped_by_a_signal_leaves_the_network() {
 #[test]
 fn a_second_guest_with_the_same_guestid_cannot_join() {
     let dir = net_dir("same-id");
-    let first = Launcher::start(&dir, 51, "mode=listen until=never");
-    first.wait_for("net_guest: up");
-    let second = Launcher::start(&dir, 51, "mode=listen until=never").finish();
+    let first = start(&dir, 51, "mode=listen until=never");
+    first.wait_for_line("net_guest: up");
+    let second = start(&dir, 51, "mode=listen until=never").finish();
     assert_eq!(second.status, 64, "stderr: {}", second.stderr);
     assert!(
         second.stderr.contains("a Guest with MAC 02:00:00:00:00:33 is already on network lab"),
@@ -269,7 +167,7 @@ fn a_bad_network_name_is_a_usage_error() {
 #[test]
 fn a_frame_sent_from_a_dma_section_crossing_a_page_kills_the_guest() {
     let dir = net_dir("bad-send");
-    let r = Launcher::start(&dir, 61, "mode=bad_send").finish();
+    let r = start(&dir, 61, "mode=bad_send").finish();
     assert_eq!(r.status, 2, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     assert!(r.last_err_line().starts_with("lguest: killed guest: "), "stderr: {}", r.stderr);
     assert!(r.stderr.contains("crosses a page boundary"), "stderr: {}", r.stderr);
@@ -278,9 +176,9 @@ fn a_frame_sent_from_a_dma_section_crossing_a_page_kills_the_guest() {
 #[test]
 fn a_frame_for_a_receive_buffer_outside_memory_kills_only_the_receiving_guest() {
     let dir = net_dir("bad-bind");
-    let bad = Launcher::start(&dir, 71, "mode=bad_bind");
-    bad.wait_for("net_guest: up mac 02:00:00:00:00:47 (hostile, bound=true)");
-    let s = Launcher::start(&dir, 72, "mode=send send=bcast:boom").finish();
+    let bad = start(&dir, 71, "mode=bad_bind");
+    bad.wait_for_line("net_guest: up mac 02:00:00:00:00:47 (hostile, bound=true)");
+    let s = start(&dir, 72, "mode=send send=bcast:boom").finish();
     assert_eq!(s.status, 0, "the sender is unharmed: {}", s.stderr);
     let r = bad.finish();
     assert_eq!(r.status, 2, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
@@ -347,7 +245,7 @@ fn a_guest_reaches_a_tap_interface_in_a_network_namespace() {
     cmd.args(["-rn", "sh", "-c", script, "sh"])
         .arg(env!("CARGO_BIN_EXE_lguest"))
         .arg(guest_path("net_guest"));
-    let l = Launcher::spawn(cmd);
+    let l = Session::with_stdin(cmd, Stdio::null());
     let r = l.finish();
     if r.status == SKIP {
         println!("SKIPPED a_guest_reaches_a_tap_interface_in_a_network_namespace: {}", r.stderr.trim());
