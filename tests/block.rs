@@ -186,6 +186,44 @@ fn a_missing_block_file_is_a_usage_error() {
 }
 
 #[test]
+fn a_disk_in_use_by_a_running_launcher_is_refused_until_it_ends() {
+    let disk = Disk::zeroed("locked", 64 * 1024);
+    // The demo's shell keeps the first Guest running until its input ends.
+    let mut cmd = lguest();
+    cmd.args(["run", "--cmdline", "shell", "--block", disk.path()]);
+    let mut first = session::Session::piped(cmd);
+    first.wait_for("demo$");
+
+    let r = run_block("write 5 8", &["--block", disk.path()]);
+    assert_eq!(r.status, 64, "a second writer booted\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
+    let want = format!("block device file {} is in use by another Guest", disk.path());
+    assert!(r.stderr.contains(&want), "stderr: {}", r.stderr);
+    let r = run_block("read_only", &["--block-ro", disk.path()]);
+    assert_eq!(r.status, 64, "a reader booted beside a writer\nstderr: {}", r.stderr);
+    assert!(r.stderr.contains("is open for writing"), "stderr: {}", r.stderr);
+    assert!(disk.bytes().iter().all(|&b| b == 0), "a refused Launcher wrote to the disk");
+
+    first.close_input();
+    let r = first.finish();
+    assert_eq!(r.status, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    // The lock went with the first Launcher.
+    assert_ok(&run_block("write 5 8", &["--block", disk.path()]), "write");
+}
+
+#[test]
+fn many_launchers_may_share_a_disk_read_only() {
+    let disk = Disk::new("shared", 64 * 1024, |o| pattern(77, o));
+    let mut cmd = lguest();
+    cmd.args(["run", "--cmdline", "shell", "--block-ro", disk.path()]);
+    let mut first = session::Session::piped(cmd);
+    first.wait_for("demo$");
+    let r = run_block("read_only", &["--block-ro", disk.path(), "--block-ro", disk.path()]);
+    assert_ok(&r, "read_only");
+    first.close_input();
+    assert_eq!(first.finish().status, 0);
+}
+
+#[test]
 fn a_driver_that_gives_up_gets_one_warning_on_stderr() {
     let disk = Disk::zeroed("failed", 64 * 1024);
     let r = run_block("failed", &["--block", disk.path()]);

@@ -23,6 +23,10 @@
 //! end it. Only a malformed `lguest_dma` is Sudden Death, and `io.rs` sees to that before
 //! we are called.
 //!
+//! The file is locked while the Launcher has it open (`flock`: exclusive for a read-write
+//! disk, shared for a read-only one), so a second Launcher cannot write a disk a Guest is
+//! using, nor read one that is being written, and says so instead of booting.
+//!
 //! The device status handshake is read at each request and when the Guest ends: a driver
 //! that set `LGUEST_DEVICE_S_FAILED` gets one warning on stderr. Requests are served
 //! whatever the status says, as in 2.6.23.
@@ -37,7 +41,7 @@ use abi::{
     LguestDeviceDesc, OFF_BLK_BYTES, OFF_BLK_NUM_SECTORS, OFF_BLK_RESULT, OFF_BLK_SECTOR, OFF_BLK_TYPE,
     OFF_DESC_STATUS, PAGE_SIZE, SECTOR_SIZE,
 };
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -144,6 +148,25 @@ fn open_disk(config: &BlockConfig) -> Result<(File, u64), String> {
     let meta = file.metadata().map_err(|e| format!("cannot look at block device file {path}: {e}"))?;
     if meta.is_dir() {
         return Err(format!("block device file {path} is a directory"));
+    }
+    // Two Guests writing one disk would corrupt it: a read-write disk takes an exclusive
+    // lock, a read-only one a shared lock (many Guests may share a base image read-only).
+    // The lock lasts as long as the file is open, and dies with the process.
+    let locked = if config.read_only { file.try_lock_shared() } else { file.try_lock() };
+    match locked {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) if config.read_only => {
+            return Err(format!(
+                "block device file {path} is open for writing (by another Guest, or by a --block of this one)"
+            ));
+        }
+        Err(TryLockError::WouldBlock) => {
+            return Err(format!(
+                "block device file {path} is in use by another Guest (or named twice); \
+                 a disk one Guest writes cannot be shared"
+            ));
+        }
+        Err(TryLockError::Error(e)) => return Err(format!("cannot lock block device file {path}: {e}")),
     }
     // Seeking to the end measures block devices too, whose metadata says 0 bytes.
     let len = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot find the size of {path}: {e}"))?;
