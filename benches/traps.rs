@@ -7,17 +7,8 @@ use common::*;
 
 fn main() {
     // Several runs: the machine is shared and noisy; report the best of each.
-    let mut best: Vec<(String, f64)> = Vec::new();
-    for _ in 0..3 {
-        for s in run_bench_guest(&images::TRAP_BENCH, "") {
-            let v = s.ns_per();
-            match best.iter_mut().find(|(n, _)| *n == s.name) {
-                Some((_, b)) => *b = b.min(v),
-                None => best.push((s.name.clone(), v)),
-            }
-        }
-    }
-    let get = |n: &str| best.iter().find(|(k, _)| k == n).map(|(_, v)| *v).unwrap_or(f64::NAN);
+    let best = Best::of(&images::TRAP_BENCH, 3);
+    let get = |n: &str| best.ns(n);
     let hcall = get("sync_hcall");
     println!("traps and interrupts (best of 3 runs), ns each and in hypercall round trips");
     println!("  {:<48} {:9.1} ns", "synchronous hypercall round trip", hcall);
@@ -33,4 +24,8 @@ fn main() {
         let v = get(name);
         println!("  {what:<48} {v:9.1} ns  {:8.1} x hypercall", v / hcall);
     }
+    println!(
+        "  heap allocations in a whole run of these: {} (decoding code blocks, console output)",
+        best.allocations.unwrap_or(0)
+    );
 }

@@ -1,10 +1,54 @@
-//! Running a benchmark Guest in-process and collecting its `bench <name> <n> <ns>` lines.
+//! Running a benchmark Guest in-process and collecting its `bench <name> <n> <ns>` lines,
+//! the best of several runs, and how many heap allocations the Host made while the Guest
+//! ran (the hot paths — hypercalls, traps, interrupt delivery — are meant to make none).
 
 #![allow(dead_code)]
 
 use host::{Config, Guest, Outcome};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// The system allocator, counting allocations.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed straight to the system allocator with the caller's
+// arguments; the counter is only a side effect.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's promises, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's promises, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's promises, passed on.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's promises, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations (and reallocations) by the whole process so far.
+pub fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
 
 /// A console that keeps what the Guest prints.
 #[derive(Clone, Default)]
@@ -43,14 +87,24 @@ pub fn run_bench_guest(guest: &images::Guest, cmdline: &str) -> Vec<Sample> {
 
 /// [`run_bench_guest`] with a configuration of the caller's (devices, say); its console
 /// output is replaced by the capture the results are parsed from.
-pub fn run_bench_guest_with(guest: &images::Guest, mut config: Config) -> Vec<Sample> {
+pub fn run_bench_guest_with(guest: &images::Guest, config: Config) -> Vec<Sample> {
+    run_counting_allocations(guest, config).0
+}
+
+/// [`run_bench_guest_with`], also returning the heap allocations made while the Guest ran
+/// (after boot): the CPU allocates when it decodes a block of code, and the console is a
+/// growing buffer, but hypercalls, traps and interrupts should add nothing.
+pub fn run_counting_allocations(guest: &images::Guest, mut config: Config) -> (Vec<Sample>, u64) {
     let capture = Capture::default();
     config.console_out = Box::new(capture.clone());
     let mut g = Guest::new(guest.elf(), config).expect("benchmark guest boots");
+    let before = allocations();
     let outcome = g.run();
+    let allocated = allocations() - before;
     let text = String::from_utf8_lossy(&capture.0.lock().expect("console")).into_owned();
     assert_eq!(outcome, Outcome::PowerOff, "{} did not finish: {outcome:?}\n{text}", guest.name());
-    text.lines()
+    let samples = text
+        .lines()
         .filter_map(|l| {
             let mut w = l.strip_prefix("bench ")?.split_whitespace();
             Some(Sample {
@@ -59,7 +113,59 @@ pub fn run_bench_guest_with(guest: &images::Guest, mut config: Config) -> Vec<Sa
                 ns: w.next()?.parse().ok()?,
             })
         })
-        .collect()
+        .collect();
+    (samples, allocated)
+}
+
+/// The best (smallest) ns per iteration of each named sample over several runs, and the
+/// fewest allocations any run of ours made.
+#[derive(Default)]
+pub struct Best {
+    ns: Vec<(String, f64)>,
+    pub allocations: Option<u64>,
+}
+
+impl Best {
+    /// Run `guest` `runs` times and keep the best of each sample.
+    pub fn of(guest: &images::Guest, runs: usize) -> Best {
+        let mut best = Best::default();
+        best.add_runs(guest, runs);
+        best
+    }
+
+    /// Add `runs` runs of `guest`.
+    pub fn add_runs(&mut self, guest: &images::Guest, runs: usize) {
+        for _ in 0..runs {
+            let (samples, allocated) = run_counting_allocations(guest, Config::new());
+            self.allocations = Some(self.allocations.map_or(allocated, |a| a.min(allocated)));
+            for s in &samples {
+                self.add(&s.name, s.ns_per());
+            }
+        }
+    }
+
+    /// Take in another set's samples (their allocation count stays with them).
+    pub fn merge(&mut self, other: &Best) {
+        for (name, ns) in &other.ns {
+            self.add(name, *ns);
+        }
+    }
+
+    pub fn add(&mut self, name: &str, ns: f64) {
+        match self.ns.iter_mut().find(|(n, _)| n == name) {
+            Some((_, b)) => *b = b.min(ns),
+            None => self.ns.push((name.to_string(), ns)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.ns.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
+
+    /// `get`, NaN for a sample no run reported.
+    pub fn ns(&self, name: &str) -> f64 {
+        self.get(name).unwrap_or(f64::NAN)
+    }
 }
 
 pub fn find<'a>(samples: &'a [Sample], name: &str) -> &'a Sample {
