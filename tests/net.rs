@@ -7,16 +7,8 @@ mod common;
 use common::session::Session;
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-/// A fresh, empty directory for one test's networks.
-fn net_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lguest-net-test-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("network directory");
-    dir
-}
 
 /// A Launcher running a `net_guest` in the background, its output collected as it comes:
 /// `lguest run net_guest --net lab --guestid ID --cmdline CMDLINE` on the networks in `dir`.

@@ -130,14 +130,6 @@ fn files_are_on_the_disk_as_demofs_documents() {
 
 // ---- the network ----
 
-/// A fresh, empty directory for this test's networks.
-fn net_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lguest-shell-test-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("network directory");
-    dir
-}
-
 /// A demo shell on network `lab` in `dir`, as Guest `id` with address 10.0.0.`id`.
 fn shell_on_network(dir: &Path, id: u16) -> Session {
     let mut cmd: Command = lguest();
@@ -156,7 +148,7 @@ fn shell_on_network(dir: &Path, id: u16) -> Session {
 
 #[test]
 fn two_demo_guests_on_a_named_network_ping_each_other_from_their_shells() {
-    let dir = net_dir("ping");
+    let dir = net_dir("shell-ping");
     let mut a = shell_on_network(&dir, 1);
     let mut b = shell_on_network(&dir, 2);
     a.send("ping 10.0.0.2\n");

@@ -56,6 +56,15 @@ pub fn temp_file(tag: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// A fresh, empty directory for a named network (`LGUEST_NET_DIR`), unique to this test
+/// process and `tag`, so that tests running at once never share a network.
+pub fn net_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lguest-net-test-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("network directory");
+    dir
+}
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
