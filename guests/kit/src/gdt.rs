@@ -107,40 +107,35 @@ pub fn load_tls(entries: &[Descriptor; GDT_ENTRY_TLS_ENTRIES]) {
     unsafe { hcall(Hcall::LoadTls, virt_to_phys(entries.as_ptr()), 0, 0) };
 }
 
+/// Run `lar` or `lsl` (the instruction named by `$insn`) on `$sel`: the value if ZF says
+/// the segment is visible at this privilege.
+macro_rules! segment_query {
+    ($insn:literal, $sel:expr) => {{
+        let (v, ok): (u32, u8);
+        // SAFETY: lar and lsl only read the GDT the CPU holds.
+        unsafe {
+            core::arch::asm!(
+                "xorl {v:e}, {v:e}",
+                concat!($insn, " {s:x}, {v:e}"),
+                "setz {ok}",
+                s = in(reg) $sel,
+                v = out(reg) v,
+                ok = out(reg_byte) ok,
+                options(att_syntax, nomem, nostack),
+            )
+        };
+        (ok != 0).then_some(v)
+    }};
+}
+
 /// `lar`: the access rights of the segment `sel` names (descriptor bits 8-23, so the DPL
 /// is bits 13-14), or `None` if it is not visible at this privilege. `lar` and [`lsl`]
 /// work at any ring, which makes them the way to read back what the Host installed.
 pub fn lar(sel: u32) -> Option<u32> {
-    let (v, ok): (u32, u8);
-    // SAFETY: lar only reads the GDT the CPU holds.
-    unsafe {
-        core::arch::asm!(
-            "xorl {v:e}, {v:e}",
-            "lar {s:x}, {v:e}",
-            "setz {ok}",
-            s = in(reg) sel,
-            v = out(reg) v,
-            ok = out(reg_byte) ok,
-            options(att_syntax, nomem, nostack),
-        )
-    };
-    (ok != 0).then_some(v)
+    segment_query!("lar", sel)
 }
 
 /// `lsl`: the byte limit of the segment `sel` names, or `None` if it is not visible.
 pub fn lsl(sel: u32) -> Option<u32> {
-    let (v, ok): (u32, u8);
-    // SAFETY: lsl only reads the GDT the CPU holds.
-    unsafe {
-        core::arch::asm!(
-            "xorl {v:e}, {v:e}",
-            "lsl {s:x}, {v:e}",
-            "setz {ok}",
-            s = in(reg) sel,
-            v = out(reg) v,
-            ok = out(reg_byte) ok,
-            options(att_syntax, nomem, nostack),
-        )
-    };
-    (ok != 0).then_some(v)
+    segment_query!("lsl", sel)
 }

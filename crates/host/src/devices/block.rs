@@ -166,7 +166,10 @@ fn open_disk(config: &BlockConfig) -> Result<(File, u64), String> {
                  a disk one Guest writes cannot be shared"
             ));
         }
-        Err(TryLockError::Error(e)) => return Err(format!("cannot lock block device file {path}: {e}")),
+        // A file system without locks should not cost the user the disk: go on, and say so.
+        Err(TryLockError::Error(e)) => {
+            eprintln!("lguest: cannot lock block device file {path} ({e}); using it unlocked")
+        }
     }
     // Seeking to the end measures block devices too, whose metadata says 0 bytes.
     let len = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot find the size of {path}: {e}"))?;
