@@ -9,6 +9,10 @@
 //! so a reader holding the original can find their way; where Rust style forces a change
 //! (CamelCase types) the C name is given in the doc comment.
 //!
+//! [`bootparam`] is the Linux boot header the 2.6.23 Launcher wrote for a real Linux Guest,
+//! and [`lguest_data`] has both revisions of the shared page ([`Revision`]): the mission's
+//! seed, which the Guest kit uses, and the 2.6.23 release, which Linux uses.
+//!
 //! Two things are this project's own additions, because the 2.6.23 Launcher passed them
 //! through a Linux boot header that our Guests do not have: [`boot`] (how a Guest finds its
 //! RAM size, command line and device page) and the fixed Guest segment selectors in
@@ -16,6 +20,7 @@
 #![no_std]
 
 pub mod boot;
+pub mod bootparam;
 pub mod devices;
 pub mod hcall;
 pub mod lguest_data;

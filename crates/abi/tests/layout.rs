@@ -163,3 +163,57 @@ fn network_keys_slots_and_macs() {
     assert_eq!(LGUEST_NET_F_NOCSUM & LGUEST_NET_SLOT_MASK, 0);
     assert_eq!(ETH_FRAME_LEN, 1514);
 }
+
+#[test]
+fn lguest_data_of_the_2_6_23_release_is_1128_bytes_with_time_after_cr2() {
+    let l = LguestDataLayout::RELEASE;
+    assert_eq!(size_of::<LguestDataRelease>(), 1128);
+    assert_eq!(l.size, 1128);
+    assert_eq!(l.irq_enabled, 0);
+    assert_eq!(l.blocked_interrupts, 4);
+    assert_eq!(l.cr2, 8);
+    assert_eq!(l.time, Some(12));
+    assert_eq!(size_of::<Timespec>(), 8);
+    assert_eq!(l.hcall_status, 20);
+    assert_eq!(l.hcalls, 84);
+    assert_eq!(l.reserve_mem, 1108);
+    assert_eq!(l.guestid, 1112);
+    assert_eq!(l.tsc_khz, 1116);
+    assert_eq!(l.noirq_start, 1120);
+    assert_eq!(l.noirq_end, 1124);
+    assert_eq!(Revision::Release.layout(), &l);
+}
+
+#[test]
+fn the_seed_layout_is_the_kits_lguest_data() {
+    let l = LguestDataLayout::SEED;
+    assert_eq!(l.size, 1120);
+    assert_eq!(l.time, None);
+    assert_eq!((l.hcall_status, l.hcalls, l.reserve_mem, l.noirq_end), (12, 76, 1100, 1116));
+    assert_eq!(Revision::Seed.layout(), &l);
+}
+
+#[test]
+fn hypercall_11_exists_only_in_the_seed() {
+    assert!(Revision::Seed.has_hcall(Hcall::GetWallclock));
+    assert!(!Revision::Release.has_hcall(Hcall::GetWallclock));
+    for call in Hcall::ALL.iter().filter(|&&c| c != Hcall::GetWallclock) {
+        assert!(Revision::Release.has_hcall(*call), "{call}");
+    }
+}
+
+#[test]
+fn linux_boot_header_offsets_are_those_of_the_2_6_23_launcher() {
+    use abi::bootparam::*;
+    assert_eq!(size_of::<E820Entry>(), 20);
+    assert_eq!(OFF_E820_ENTRIES, 0x1e8);
+    assert_eq!(OFF_E820_MAP, 0x2d0);
+    assert_eq!(OFF_TYPE_OF_LOADER, 0x210);
+    assert_eq!((OFF_RAMDISK_IMAGE, OFF_RAMDISK_SIZE), (0x218, 0x21c));
+    assert_eq!(OFF_CMD_LINE_PTR, 0x228);
+    assert_eq!(OFF_HARDWARE_SUBARCH, 0x23c);
+    assert_eq!(CMDLINE_ADDR, 4096);
+    let e = E820Entry { addr: 0, size: 64 << 20, r#type: E820_RAM }.to_bytes();
+    assert_eq!(&e[8..12], &(64u32 << 20).to_le_bytes());
+    assert_eq!(&e[16..], &1u32.to_le_bytes());
+}
