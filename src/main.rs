@@ -46,6 +46,14 @@ struct RunArgs {
     /// The Guest's command line.
     #[arg(long, value_name = "TEXT", default_value = "")]
     cmdline: String,
+    /// An initial RAM disk (e.g. a gzip'd cpio initramfs) for a Linux Guest, loaded at the
+    /// top of its RAM.
+    #[arg(long, value_name = "FILE")]
+    initrd: Option<PathBuf>,
+    /// Which struct lguest_data the Guest speaks: "release" (Linux 2.6.23) or "seed" (this
+    /// project's kit). Default: told from the kernel image.
+    #[arg(long = "lguest-data", value_name = "REVISION", value_enum)]
+    lguest_data: Option<RevisionArg>,
     /// Print what the Host does, to stderr (comma-separated).
     #[arg(long, value_name = "WHAT", value_delimiter = ',')]
     trace: Vec<Trace>,
@@ -72,6 +80,14 @@ struct RunArgs {
     /// on one network need different ids. Default: the Launcher's process id.
     #[arg(long, value_name = "N", help_heading = "Network")]
     guestid: Option<u16>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum RevisionArg {
+    /// The Linux 2.6.23 release: lguest_data with `time`, 1128 bytes.
+    Release,
+    /// The July 2007 seed: lguest_data without `time`, with LHCALL_GET_WALLCLOCK.
+    Seed,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -170,6 +186,19 @@ fn main() -> ExitCode {
     if let Some(id) = args.guestid {
         config.guestid = id;
     }
+    if let Some(path) = &args.initrd {
+        match std::fs::read(path) {
+            Ok(bytes) => config.initrd = Some(bytes),
+            Err(e) => {
+                eprintln!("lguest: cannot read the initrd {}: {e}", path.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    config.revision = args.lguest_data.map(|r| match r {
+        RevisionArg::Release => host::Revision::Release,
+        RevisionArg::Seed => host::Revision::Seed,
+    });
     // Take over the signals before the console may put the terminal in raw mode, so that
     // no signal can end the Launcher between the two and leave the terminal raw.
     let signals = catch_signals();

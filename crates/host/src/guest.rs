@@ -5,15 +5,15 @@
 //! about a Guest, which the other modules (hypercalls, io, ...) add behaviour to.
 
 use crate::addr::GuestPhys;
-use crate::boot::{self, Layout, LoadError};
+use crate::boot::{self, BootRequest, KernelKind, Layout, LoadError};
 use crate::devices::console::{Console, ConsoleInput};
 use crate::devices::{DeviceConfig, Devices, Events, Slot};
 use crate::interrupts_and_traps::{Gate, KernelStack};
 use crate::io::{Binding, NO_BINDINGS};
 use crate::outcome::{KillReason, Outcome};
 use crate::page_tables::Shadow;
-use abi::{LGUEST_MAX_DMA, PAGE_SIZE};
-use cpu::{Cpu, PhysMem, TscMode, Vcpu};
+use abi::{LGUEST_MAX_DMA, LguestDataLayout, PAGE_SIZE, Revision};
+use cpu::{Cpu, PhysMem, Vcpu};
 use std::io::Write;
 use std::time::Instant;
 
@@ -31,6 +31,11 @@ pub struct Config {
     pub console_in: ConsoleInput,
     /// Devices besides the console, in the order they appear in the device page.
     pub devices: Vec<DeviceConfig>,
+    /// An initial RAM disk for a Linux Guest, put at the top of RAM.
+    pub initrd: Option<Vec<u8>>,
+    /// Which `struct lguest_data` the Guest speaks; `None` picks it from the kernel image
+    /// (the 2.6.23 release for Linux, the seed for the kit's Guests).
+    pub revision: Option<Revision>,
 }
 
 impl Config {
@@ -43,6 +48,8 @@ impl Config {
             console_out: Box::new(std::io::stdout()),
             console_in: ConsoleInput::None,
             devices: Vec::new(),
+            initrd: None,
+            revision: None,
         }
     }
 }
@@ -77,6 +84,11 @@ pub(crate) type Res<T = ()> = Result<T, End>;
 pub struct Guest {
     pub(crate) cpu: Cpu,
     pub(crate) layout: Layout,
+    /// What kind of kernel this is (how it was booted).
+    pub(crate) kind: KernelKind,
+    /// The `struct lguest_data` revision the Guest speaks, and its offsets.
+    pub(crate) revision: Revision,
+    pub(crate) ld: &'static LguestDataLayout,
     /// Where the Guest's `lguest_data` is, once LHCALL_LGUEST_INIT told us.
     pub(crate) lguest_data: Option<GuestPhys>,
     /// The async ring slot to look at next.
@@ -119,21 +131,23 @@ pub struct Guest {
 impl Guest {
     /// Build a Guest from a kernel ELF image.
     pub fn new(kernel: &[u8], config: Config) -> Result<Guest, LoadError> {
-        let device_pages: u32 = 1 + config.devices.iter().map(DeviceConfig::pages).sum::<u32>();
-        let layout = Layout::new(config.mem_size, device_pages)?;
-        let mut mem = PhysMem::new(layout.total);
-        let k = boot::load_elf(kernel, &mut mem, &layout)?;
-        boot::build_page_tables(&mut mem, &layout);
-        boot::write_boot_info(&mut mem, &layout, &config.cmdline)?;
-        let mut cpu = Cpu::new(mem);
-        cpu.set_tsc_mode(TscMode::Realtime { khz: TSC_KHZ });
-        boot::initial_gdt(&mut cpu);
-        boot::initial_registers(&mut cpu, &layout, k.entry);
+        let device_pages: u32 = config.devices.iter().map(DeviceConfig::pages).sum::<u32>();
+        let request = BootRequest {
+            mem_size: config.mem_size,
+            device_pages,
+            cmdline: &config.cmdline,
+            initrd: config.initrd.as_deref(),
+        };
+        let boot::Booted { cpu, layout, kind } = boot::load(kernel, &request)?;
+        let revision = config.revision.unwrap_or(kind.revision());
         let events = Events::new();
         let console = Console::new(config.console_out, config.console_in, events.sender());
         let mut guest = Guest {
             cpu,
             layout,
+            kind,
+            revision,
+            ld: revision.layout(),
             lguest_data: None,
             next_hcall: 0,
             guestid: config.guestid,
@@ -167,6 +181,16 @@ impl Guest {
     /// Where things are in guest memory.
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// What kind of kernel the Guest runs.
+    pub fn kind(&self) -> KernelKind {
+        self.kind
+    }
+
+    /// The `struct lguest_data` revision the Guest speaks.
+    pub fn revision(&self) -> Revision {
+        self.revision
     }
 
     /// The virtual CPU (for inspection by tests and tools).

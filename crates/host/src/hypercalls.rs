@@ -9,10 +9,7 @@
 use crate::addr::GuestPhys;
 use crate::guest::{End, Guest, Res, TSC_KHZ};
 use crate::outcome::KillReason;
-use abi::{
-    HCALL_DONE, HCALL_RING_ENTRY_SIZE, Hcall, LGUEST_DATA_SIZE, LHCALL_RING_SIZE, OFF_GUESTID,
-    OFF_HCALL_STATUS, OFF_HCALLS, OFF_RESERVE_MEM, OFF_TSC_KHZ, RESERVE_MEM,
-};
+use abi::{HCALL_DONE, HCALL_RING_ENTRY_SIZE, Hcall, LHCALL_RING_SIZE, RESERVE_MEM};
 use cpu::{Reg, Vcpu};
 use tracing::trace;
 
@@ -54,21 +51,32 @@ impl Guest {
         Ok(())
     }
 
-    /// LHCALL_LGUEST_INIT: remember where lguest_data is and fill in the Host's fields.
+    /// LHCALL_LGUEST_INIT: remember where lguest_data is and fill in the Host's fields
+    /// (and, in the 2.6.23 release, the time).
     fn initialize(&mut self, at: GuestPhys) -> Res {
+        let ld = self.ld;
         // lguest_data must be in RAM proper, not in the device pages above it.
-        if at.0.checked_add(LGUEST_DATA_SIZE).is_none_or(|end| end > self.layout.mem_size) {
-            return Err(
-                KillReason::BadAddress { what: "lguest_data", addr: at, len: LGUEST_DATA_SIZE }.into()
-            );
+        if at.0.checked_add(ld.size).is_none_or(|end| end > self.layout.mem_size) {
+            return Err(KillReason::BadAddress { what: "lguest_data", addr: at, len: ld.size }.into());
         }
-        self.write_u32("lguest_data", at.offset(OFF_RESERVE_MEM), RESERVE_MEM)?;
-        self.write_u16("lguest_data", at.offset(OFF_GUESTID), self.guestid)?;
-        self.write_u32("lguest_data", at.offset(OFF_TSC_KHZ), TSC_KHZ)?;
+        trace!(target: "lguest::hcall", "  lguest_data revision: {}", self.revision.name());
+        self.write_u32("lguest_data", at.offset(ld.reserve_mem), RESERVE_MEM)?;
+        self.write_u16("lguest_data", at.offset(ld.guestid), self.guestid)?;
+        self.write_u32("lguest_data", at.offset(ld.tsc_khz), TSC_KHZ)?;
         self.lguest_data = Some(at);
         self.next_hcall = 0;
+        self.write_timestamp()?;
         self.refresh_direct_traps();
         Ok(())
+    }
+
+    /// Write the wall-clock time into `lguest_data.time` (2.6.23 release only): at
+    /// LHCALL_LGUEST_INIT and whenever an interrupt is delivered, as the 2.6.23 Host did.
+    pub(crate) fn write_timestamp(&mut self) -> Res {
+        let (Some(ld), Some(off)) = (self.lguest_data, self.ld.time) else { return Ok(()) };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        self.write_u32("lguest_data time", ld.offset(off), now.as_secs() as u32)?;
+        self.write_u32("lguest_data time", ld.offset(off + 4), now.subsec_nanos())
     }
 
     /// Run the calls queued in the async ring, in order, from where we stopped last
@@ -80,8 +88,8 @@ impl Guest {
     /// ran (one of them may have written the ring, as 2.6.23 allows).
     pub(crate) fn do_async_hcalls(&mut self) -> Res {
         let Some(ld) = self.lguest_data else { return Ok(()) };
-        let status_at = (ld.0 + OFF_HCALL_STATUS) as usize;
-        let slots_at = (ld.0 + OFF_HCALLS) as usize;
+        let status_at = (ld.0 + self.ld.hcall_status) as usize;
+        let slots_at = (ld.0 + self.ld.hcalls) as usize;
         const ENTRY: usize = HCALL_RING_ENTRY_SIZE as usize;
         for _ in 0..LHCALL_RING_SIZE {
             let n = self.next_hcall;
@@ -89,7 +97,7 @@ impl Guest {
             let slot_at = slots_at + n * ENTRY;
             let (Some(&status), Some(slot)) = (ram.get(status_at + n), ram.get(slot_at..slot_at + ENTRY))
             else {
-                return Err(KillReason::BadAddress { what: "hcalls", addr: ld, len: LGUEST_DATA_SIZE }.into());
+                return Err(KillReason::BadAddress { what: "hcalls", addr: ld, len: self.ld.size }.into());
             };
             if status == HCALL_DONE {
                 break;
@@ -105,7 +113,10 @@ impl Guest {
 
     /// Perform one hypercall. Returns the value for %eax, if the call has one.
     fn do_hcall(&mut self, a: Args, is_async: bool) -> Res<Option<u32>> {
-        let call = Hcall::try_from(a.eax).map_err(|e| KillReason::UnknownHypercall(e.0))?;
+        let call = Hcall::try_from(a.eax)
+            .ok()
+            .filter(|&c| self.revision.has_hcall(c))
+            .ok_or(KillReason::UnknownHypercall(a.eax))?;
         trace!(
             target: "lguest::hcall",
             "hcall {call}{} edx={:#x} ebx={:#x} ecx={:#x}",

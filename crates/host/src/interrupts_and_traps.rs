@@ -32,10 +32,7 @@ use crate::guest::{Guest, Res};
 use crate::outcome::KillReason;
 use crate::page_tables::Demand;
 use abi::segments::LGUEST_KERNEL_CS;
-use abi::{
-    FIRST_EXTERNAL_VECTOR, LGUEST_IRQS, LGUEST_TRAP_ENTRY, OFF_BLOCKED_INTERRUPTS, OFF_CR2, OFF_IRQ_ENABLED,
-    OFF_NOIRQ_END, OFF_NOIRQ_START, PAGE_SIZE, X86_EFLAGS_IF,
-};
+use abi::{FIRST_EXTERNAL_VECTOR, LGUEST_IRQS, LGUEST_TRAP_ENTRY, PAGE_SIZE, Revision, X86_EFLAGS_IF};
 use cpu::{DirectGate, DirectTraps, Exception, Exit, Reg, SegReg, Segment, Vcpu, eflags, vector};
 use tracing::trace;
 
@@ -102,13 +99,23 @@ fn ignored_vector(v: u32) -> bool {
     v == 2 || v == 8 || v == 15 || v == LGUEST_TRAP_ENTRY as u32
 }
 
+/// The 2.6.23 Host kept gates only for the exceptions, the Guest's 32 interrupts and the
+/// system call (`int $0x80`), and ignored the rest (a Linux Guest loads all 256, some of
+/// them task gates).
+fn release_keeps_vector(v: u32) -> bool {
+    v < FIRST_EXTERNAL_VECTOR as u32 + LGUEST_IRQS as u32 || v == SYSCALL_VECTOR
+}
+
+/// The system call vector.
+const SYSCALL_VECTOR: u32 = 0x80;
+
 impl Guest {
     /// LHCALL_LOAD_IDT_ENTRY: the two words of the gate for vector `num`.
     pub(crate) fn load_idt_entry(&mut self, num: u32, lo: u32, hi: u32) -> Res {
         if num >= 256 {
             return Err(KillReason::BadIdt(format!("vector {num} is beyond the IDT")).into());
         }
-        if ignored_vector(num) {
+        if ignored_vector(num) || (self.revision == Revision::Release && !release_keeps_vector(num)) {
             trace!(target: "lguest::trap", "  ignoring IDT entry for vector {num:#x}");
             return Ok(());
         }
@@ -154,7 +161,8 @@ impl Guest {
         };
         let ks = self.kernel_stack;
         let stack = if ks.ss == 0 { None } else { self.gdt_segment(ks.ss).map(|ss| (ss, ks.esp)) };
-        let virtual_if = self.lguest_data.map(|ld| ld.offset(OFF_IRQ_ENABLED).0);
+        let off = self.ld.irq_enabled;
+        let virtual_if = self.lguest_data.map(|ld| ld.offset(off).0);
         self.cpu.set_direct_traps(Some(DirectTraps { cs, stack, virtual_if }));
     }
 
@@ -193,6 +201,14 @@ impl Guest {
     /// A trap from the Guest: fix it ourselves if it is a page fault the shadow page
     /// tables caused, otherwise reflect it into the Guest.
     pub(crate) fn trap(&mut self, e: Exception) -> Res {
+        if e.vector == vector::GP
+            && e.error_code == Some(0)
+            && self.revision == Revision::Release
+            && self.cpu.cpl() == 1
+            && self.emulate_insn()?
+        {
+            return Ok(());
+        }
         if e.vector == vector::PF {
             let code = e.error_code.unwrap_or(0);
             match self.demand_page(self.cpu.cr2(), code)? {
@@ -205,12 +221,54 @@ impl Guest {
         self.deliver_exception(e)
     }
 
+    /// The 2.6.23 Host's answer to a #GP(0) in the Guest kernel (`emulate_insn`): if the
+    /// instruction is port input or output (`in`/`out`, immediate port or %dx, with or
+    /// without an operand-size prefix), do it as though no device were there and step
+    /// over it. A Linux Guest does port I/O in a few places (the 8250 probe, the delay
+    /// port 0x80), and expects this.
+    ///
+    /// Input reads all ones, exactly as the original computed it: a 32-bit (or, with the
+    /// prefix, 16-bit) `in` sets all of %eax; an 8-bit one ORs 0xFFFF into %eax shifted by
+    /// 16 with the prefix, so %ah is set too (the original's arithmetic, kept because a
+    /// real Guest ran against it). Returns whether the instruction was emulated.
+    fn emulate_insn(&mut self) -> Res<bool> {
+        let eip = self.cpu.eip();
+        let mut bytes = [0u8; 2];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            match self.guest_virt_to_phys(eip.wrapping_add(i as u32), false)? {
+                Some(p) => *b = self.read_u8("instruction", GuestPhys(p))?,
+                None => return Ok(false),
+            }
+        }
+        let (prefix, insn) = if bytes[0] == 0x66 { (1, bytes[1]) } else { (0, bytes[0]) };
+        let shift = if prefix == 1 { 16 } else { 0 };
+        let (len, is_in) = match insn & 0xFE {
+            0xE4 => (2, true),
+            0xEC => (1, true),
+            0xE6 => (2, false),
+            0xEE => (1, false),
+            _ => return Ok(false),
+        };
+        if is_in {
+            let eax = self.cpu.reg(Reg::Eax);
+            let v = if insn & 1 != 0 { 0xFFFF_FFFF } else { eax | (0xFFFF << shift) };
+            self.cpu.set_reg(Reg::Eax, v);
+        }
+        trace!(target: "lguest::trap", "  emulated port {} at {eip:#x}", if is_in { "input" } else { "output" });
+        self.cpu.set_eip(eip.wrapping_add(prefix + len));
+        Ok(true)
+    }
+
     /// Reflect exception `e` into the Guest, or kill it if it has no handler.
+    ///
+    /// #NM (device not available) is always reflected: the CPU raises it only for an x87
+    /// instruction while CR0.EM (no FPU: the Guest emulates it) or CR0.TS (which the Guest
+    /// set with LHCALL_TS) is set, which are exactly the cases the 2.6.23 Host passed on.
     pub(crate) fn deliver_exception(&mut self, e: Exception) -> Res {
         if e.vector == vector::PF {
             let cr2 = self.cpu.cr2();
             if let Some(ld) = self.lguest_data {
-                self.write_u32("lguest_data cr2", ld.offset(OFF_CR2), cr2)?;
+                self.write_u32("lguest_data cr2", ld.offset(self.ld.cr2), cr2)?;
             }
         }
         match self.idt[e.vector as usize] {
@@ -286,7 +344,7 @@ impl Guest {
             (old_ss, old_esp)
         };
         let irq_enabled = match self.lguest_data {
-            Some(ld) => self.read_u32("lguest_data", ld.offset(OFF_IRQ_ENABLED))?,
+            Some(ld) => self.read_u32("lguest_data", ld.offset(self.ld.irq_enabled))?,
             None => 0,
         };
         let flags = self.cpu.eflags();
@@ -325,7 +383,7 @@ impl Guest {
         if gate.kind == GateKind::Interrupt
             && let Some(ld) = self.lguest_data
         {
-            self.write_u32("lguest_data irq_enabled", ld.offset(OFF_IRQ_ENABLED), 0)?;
+            self.write_u32("lguest_data irq_enabled", ld.offset(self.ld.irq_enabled), 0)?;
         }
         Ok(())
     }
@@ -394,23 +452,23 @@ impl Guest {
             return Ok(Held::No);
         }
         let Some(ld) = self.lguest_data else { return Ok(Held::No) };
-        let blocked = self.read_u32("lguest_data", ld.offset(OFF_BLOCKED_INTERRUPTS))?;
+        let blocked = self.read_u32("lguest_data", ld.offset(self.ld.blocked_interrupts))?;
         let deliverable = self.irqs_pending & !blocked;
         if deliverable == 0 {
             return Ok(Held::Masked);
         }
         let irq = deliverable.trailing_zeros();
         let eip = self.cpu.eip();
-        let noirq_start = self.read_u32("lguest_data", ld.offset(OFF_NOIRQ_START))?;
-        let noirq_end = self.read_u32("lguest_data", ld.offset(OFF_NOIRQ_END))?;
+        let noirq_start = self.read_u32("lguest_data", ld.offset(self.ld.noirq_start))?;
+        let noirq_end = self.read_u32("lguest_data", ld.offset(self.ld.noirq_end))?;
         if eip >= noirq_start && eip < noirq_end {
             return Ok(Held::InWindow);
         }
         if self.halted {
             // An interrupt ends a HALT, whatever irq_enabled said (as in 2.6.23).
-            self.write_u32("lguest_data irq_enabled", ld.offset(OFF_IRQ_ENABLED), X86_EFLAGS_IF)?;
+            self.write_u32("lguest_data irq_enabled", ld.offset(self.ld.irq_enabled), X86_EFLAGS_IF)?;
             self.halted = false;
-        } else if self.read_u32("lguest_data", ld.offset(OFF_IRQ_ENABLED))? & X86_EFLAGS_IF == 0 {
+        } else if self.read_u32("lguest_data", ld.offset(self.ld.irq_enabled))? & X86_EFLAGS_IF == 0 {
             return Ok(Held::Masked);
         }
         let vector = FIRST_EXTERNAL_VECTOR as usize + irq as usize;
@@ -421,6 +479,9 @@ impl Guest {
         }
         // (With no handler installed yet the IRQ stays pending, as in 2.6.23; installing
         // one is a hypercall, after which we look again.)
+        // The 2.6.23 release keeps lguest_data.time current this way: at least every
+        // clock tick.
+        self.write_timestamp()?;
         Ok(Held::No)
     }
 
@@ -431,7 +492,7 @@ impl Guest {
         }
         if let Some(ld) = self.lguest_data {
             let first = ld.0 & !(PAGE_SIZE - 1);
-            let last = (ld.0 + abi::LGUEST_DATA_SIZE - 1) & !(PAGE_SIZE - 1);
+            let last = (ld.0 + self.ld.size - 1) & !(PAGE_SIZE - 1);
             self.cpu.watch_stores(first, on);
             if last != first {
                 self.cpu.watch_stores(last, on);
@@ -451,7 +512,7 @@ impl Guest {
     pub(crate) fn unblocked_pending(&self) -> u32 {
         let blocked = self
             .lguest_data
-            .and_then(|ld| self.mem().read_u32(ld.offset(OFF_BLOCKED_INTERRUPTS).0).ok())
+            .and_then(|ld| self.mem().read_u32(ld.offset(self.ld.blocked_interrupts).0).ok())
             .unwrap_or(0);
         self.irqs_pending & !blocked
     }

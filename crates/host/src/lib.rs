@@ -34,8 +34,9 @@ mod run_loop;
 mod segments;
 mod timer;
 
+pub use abi::Revision;
 pub use addr::{GuestPhys, GuestVirt};
-pub use boot::{Layout, LoadError};
+pub use boot::{KernelKind, Layout, LoadError};
 pub use devices::block::BlockConfig;
 pub use devices::console::ConsoleInput;
 pub use devices::net::{NetConfig, NetStats};

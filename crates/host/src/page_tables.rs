@@ -21,7 +21,7 @@
 use crate::addr::GuestPhys;
 use crate::guest::{Guest, Res};
 use crate::outcome::KillReason;
-use abi::{PAGE_OFFSET, PAGE_SIZE, RESERVED_START};
+use abi::{PAGE_OFFSET, PAGE_SIZE, RESERVED_START, Revision};
 use cpu::{PhysMem, Vcpu, pf, pte};
 use tracing::trace;
 
@@ -281,6 +281,13 @@ impl Guest {
 
     /// LHCALL_SET_PMD: the Guest changed entry `index` of directory `cr3`.
     pub(crate) fn guest_set_pmd(&mut self, cr3: GuestPhys, index: u32) -> Res {
+        if index >= RESERVED_PGD_INDEX && self.revision == Revision::Release {
+            // A Linux Guest announces its entries for the top of memory while it builds
+            // its page tables; the 2.6.23 Host ignored those (the fixmap is moved below
+            // the reserved region, so nothing is ever mapped there).
+            trace!(target: "lguest::hcall", "  ignoring page directory entry {index} (reserved top of memory)");
+            return Ok(());
+        }
         if index >= RESERVED_PGD_INDEX {
             return Err(
                 self.bad_pt(format!("page directory entry {index} covers the reserved top of memory"))

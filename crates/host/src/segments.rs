@@ -1,14 +1,23 @@
 //! Segments: LHCALL_LOAD_GDT and LHCALL_LOAD_TLS.
 //!
 //! The GDT the CPU uses belongs to the Host; the Guest hands us its table and we copy it
-//! in with the fix-ups lguest made and the checks that keep the Host safe:
+//! in with the fix-ups lguest made:
 //! - the Host's own entries (TSS, LGUEST_CS/DS, the double-fault TSS) are never replaced
 //!   (a 2.6.23 Linux GDT has descriptors there, so they are skipped, not refused);
 //! - a descriptor asking for ring 0 gets ring 1 (the Guest kernel's ring), and the
-//!   accessed bit is set so the CPU never needs to write the table;
+//!   accessed bit is set so the CPU never needs to write the table.
+//!
+//! That is all the 2.6.23 release did, and all a Linux Guest gets: its segments keep
+//! their limits (i386 thread-local storage reads `%gs:-N`, wrapping around the top of the
+//! address space), because the reserved top 4 MiB is kept from it by the page tables
+//! (`page_tables.rs`). Guests of the seed revision (this project's kit) also get the
+//! stricter rules of its first Host, which their conformance tests pin down:
 //! - a segment may not reach the reserved top 4 MiB: an expand-up limit that would is cut
 //!   back to end below it; a base inside it, or an expand-down segment reaching it, is
 //!   Sudden Death, as is any present system descriptor (TSS, LDT, gate).
+//!
+//! A system descriptor a Linux Guest installs (its LDT entry) is kept but never usable:
+//! the CPU refuses to load it into a segment register.
 //!
 //! Like lguest's Switcher, which reloaded every segment register on the way back into
 //! the Guest, we reload the segment registers from the new table at once; one that no
@@ -17,8 +26,8 @@
 use crate::addr::GuestPhys;
 use crate::guest::{Guest, Res};
 use crate::outcome::KillReason;
-use abi::RESERVED_START;
 use abi::segments::{GDT_ENTRIES, GDT_ENTRY_TLS_ENTRIES, GDT_ENTRY_TLS_MIN, guest_may_load_gdt_entry};
+use abi::{RESERVED_START, Revision};
 use cpu::{Descriptor, SegReg, Vcpu, access, dflags};
 use tracing::trace;
 
@@ -36,7 +45,7 @@ impl Guest {
         let entries = self.read_descriptors("GDT", table, num)?;
         let mut fixed = [Descriptor(0); GDT_ENTRIES];
         for (i, d) in entries.iter().enumerate() {
-            fixed[i] = fixup_descriptor(i, *d)?;
+            fixed[i] = self.fixup_descriptor(i, *d)?;
         }
         for (i, d) in fixed.iter().enumerate() {
             if guest_may_load_gdt_entry(i) {
@@ -52,7 +61,7 @@ impl Guest {
         let entries = self.read_descriptors("TLS", table, GDT_ENTRY_TLS_ENTRIES as u32)?;
         for (i, d) in entries.iter().enumerate() {
             let n = GDT_ENTRY_TLS_MIN + i;
-            let d = fixup_descriptor(n, *d)?;
+            let d = self.fixup_descriptor(n, *d)?;
             self.cpu.set_gdt_entry(n, d);
         }
         self.reload_segments("LHCALL_LOAD_TLS")
@@ -88,7 +97,33 @@ impl Guest {
     }
 }
 
-/// Check and fix up one descriptor the Guest wants in GDT entry `n`.
+impl Guest {
+    /// Fix up one descriptor the Guest wants in GDT entry `n`, by the rules of its
+    /// revision (see the top of this file).
+    fn fixup_descriptor(&self, n: usize, d: Descriptor) -> Res<Descriptor> {
+        match self.revision {
+            Revision::Release => Ok(fixup_release(n, d)),
+            Revision::Seed => fixup_descriptor(n, d),
+        }
+    }
+}
+
+/// The 2.6.23 release's fix-ups: ring 1 for ring 0, the accessed bit set.
+fn fixup_release(n: usize, d: Descriptor) -> Descriptor {
+    if !guest_may_load_gdt_entry(n) {
+        return d;
+    }
+    let mut access_byte = d.access();
+    if d.dpl() == 0 {
+        access_byte |= GUEST_PL << access::DPL_SHIFT;
+    }
+    if d.is_code_or_data() {
+        access_byte |= access::A;
+    }
+    Descriptor::new(d.base(), d.raw_limit(), access_byte, d.flags())
+}
+
+/// Check and fix up one descriptor a seed-revision Guest wants in GDT entry `n`.
 fn fixup_descriptor(n: usize, d: Descriptor) -> Res<Descriptor> {
     if !guest_may_load_gdt_entry(n) || !d.present() {
         // The Host's own entries are skipped; a not-present entry is harmless.
@@ -169,6 +204,18 @@ mod tests {
         assert!(fixup_descriptor(17, Descriptor::new(0x1000, 0x67, 0x89, 0)).is_err());
         assert!(fixup_descriptor(6, Descriptor::new(0xFFC0_1000, 0xFFF, 0x92, 0)).is_err());
         assert!(fixup_descriptor(6, Descriptor::new(0, 0xFFF, 0x96, dflags::DB)).is_err());
+    }
+
+    #[test]
+    fn the_release_only_moves_ring_0_to_ring_1_and_sets_accessed() {
+        let d = fixup_release(13, flat(0x92));
+        assert_eq!(d.dpl(), 1);
+        assert_eq!(d.limit(), 0xFFFF_FFFF, "limits are not cut");
+        assert_eq!(d.access() & access::A, access::A);
+        let tls = Descriptor::new(0xFFFF_F000, 0xFFFFF, 0xF2, dflags::G | dflags::DB);
+        assert_eq!(fixup_release(6, tls).base(), 0xFFFF_F000);
+        let ldt = Descriptor::new(0x1000, 0x67, 0x82, 0);
+        assert_eq!(fixup_release(17, ldt).access() & access::A, 0, "system descriptors keep their type");
     }
 
     #[test]

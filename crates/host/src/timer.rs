@@ -5,12 +5,15 @@
 //! the CPU, and at least every [`TIME_CHECK_INSNS`] instructions, so an expired event is
 //! noticed within a fraction of a millisecond without reading the clock on every
 //! hypercall. LHCALL_HALT sleeps the Launcher thread until the next event (no core
-//! spinning); with no event armed and nothing else that could raise an interrupt, the
-//! Guest could never wake, and we say so instead of hanging.
+//! spinning). With no event armed and nothing else that could raise an interrupt, the
+//! Guest could never wake: a Guest of the seed revision (this project's own) is told so
+//! and killed, rather than hanging; a Linux Guest sleeps on, as under the 2.6.23 Host,
+//! until a signal stops the Launcher (a halted Linux with nothing left to wake it is a
+//! system the user powered down without `poweroff`, and may still be of use to look at).
 
 use crate::guest::{Guest, Res};
 use crate::outcome::KillReason;
-use abi::LG_CLOCK_MIN_DELTA;
+use abi::{LG_CLOCK_MIN_DELTA, Revision};
 use std::time::{Duration, Instant};
 use tracing::trace;
 
@@ -89,7 +92,9 @@ impl Guest {
                     self.poll_devices(Some(Some(deadline)))?;
                     self.check_clock(true);
                 }
-                None if self.device_could_wake() => self.poll_devices(Some(None))?,
+                None if self.device_could_wake() || self.revision == Revision::Release => {
+                    self.poll_devices(Some(None))?
+                }
                 None => return Err(KillReason::HaltForever.into()),
             }
         }

@@ -1,5 +1,6 @@
-//! Building a Guest: lay out guest memory, load the kernel's ELF segments, build the boot
-//! page tables, the Host-owned GDT and the first register state.
+//! Booting a Guest built with this project's kit: its ELF loaded at its physical
+//! addresses, a [`BootInfo`] and the command line at the top of RAM, and boot page tables
+//! mapping guest memory twice (see `abi::boot` for the Guest's side of this contract).
 //!
 //! The memory map (guest-physical), from the top down:
 //!
@@ -17,67 +18,27 @@
 //!
 //! The boot page tables map all of guest memory twice, at virtual == physical (as later
 //! lguest Launchers did) and at PAGE_OFFSET + physical (the 2.6.23 linear map), so kernels
-//! linked either way boot. See `abi::boot` for the Guest's side of this contract.
+//! linked either way boot.
 
+use super::{BootRequest, Layout, LoadError};
 use crate::addr::GuestPhys;
+use crate::guest::TSC_KHZ;
 use abi::boot::{BOOT_CMDLINE_MAX, BOOT_MAGIC, BOOT_VERSION, BootInfo};
 use abi::segments::*;
-use abi::{LGUEST_DEVICE_T_CONSOLE, LguestDeviceDesc, PAGE_OFFSET, PAGE_SIZE, RESERVED_START};
-use cpu::{Cpu, Descriptor, PhysMem, Reg, SegReg, Vcpu, cr, pte};
+use abi::{PAGE_OFFSET, PAGE_SIZE, RESERVED_START};
+use cpu::{Cpu, PhysMem, Reg, SegReg, TscMode, Vcpu, cr, pte};
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
-use thiserror::Error;
 
 /// Smallest RAM we accept: a kernel at 1 MiB needs something above it.
 pub const MIN_MEM: u32 = 2 << 20;
-/// Largest guest memory (RAM and device pages): PAGE_OFFSET + memory must stay below the
-/// reserved top 4 MiB.
-pub const MAX_GUEST_MEMORY: u32 = RESERVED_START - PAGE_OFFSET;
 
-/// Why a kernel cannot be booted. These are the user's mistakes, reported before the
-/// Guest runs.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum LoadError {
-    #[error("not an ELF file")]
-    NotElf,
-    #[error("a 64-bit ELF file; the Guest must be a 32-bit x86 kernel")]
-    Not32Bit,
-    #[error("an ELF file for machine {0}, not 32-bit x86 (EM_386)")]
-    NotX86(u16),
-    #[error("not an executable ELF file (type {0}); link the kernel statically")]
-    NotExecutable(u16),
-    #[error("a big-endian ELF file; x86 is little-endian")]
-    BigEndian,
-    #[error("malformed ELF file: {0}")]
-    Malformed(String),
-    #[error("no loadable segments")]
-    NoSegments,
-    #[error(
-        "segment {index} (guest-physical {paddr:#x}..{end:#x}) does not fit in guest RAM below {limit:#x}; \
-         use --mem to give the Guest more memory"
-    )]
-    SegmentOutsideRam { index: usize, paddr: u64, end: u64, limit: u32 },
-    #[error("entry point {0:#x} is not inside the kernel's loaded segments")]
-    EntryOutside(u32),
-    #[error("memory size {got:#x} is too small: at least {min:#x} bytes needed")]
-    MemoryTooSmall { got: u64, min: u64 },
-    #[error("memory size {got:#x} is too large: at most {max:#x} bytes")]
-    MemoryTooLarge { got: u64, max: u64 },
-    #[error("command line is {0} bytes; at most {BOOT_CMDLINE_MAX}")]
-    CmdlineTooLong(usize),
-    #[error("{0}")]
-    Device(String),
-}
-
-/// Where things are in guest memory.
+/// Where the kit's boot protocol puts things, besides the common [`Layout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Layout {
-    /// Bytes of RAM (what the Guest is told it has).
-    pub mem_size: u32,
-    /// Total guest memory: RAM plus the device pages above it.
-    pub total: u32,
-    /// The device page, just above RAM.
-    pub device_page: GuestPhys,
+struct KitLayout {
+    mem_size: u32,
+    total: u32,
+    device_page: GuestPhys,
     pub usable_end: u32,
     pub pgdir: GuestPhys,
     pub boot_info: GuestPhys,
@@ -86,25 +47,37 @@ pub struct Layout {
     pub stack_top: u32,
 }
 
-impl Layout {
+/// Boot a kit Guest: see the top of this file.
+pub(super) fn load(image: &[u8], req: &BootRequest) -> Result<(Cpu, Layout), LoadError> {
+    let layout = KitLayout::new(req.mem_size, 1 + req.device_pages)?;
+    let mut mem = PhysMem::new(layout.total);
+    let k = load_elf(image, &mut mem, &layout)?;
+    build_page_tables(&mut mem, &layout);
+    write_boot_info(&mut mem, &layout, req.cmdline)?;
+    let common = Layout {
+        mem_size: layout.mem_size,
+        total: layout.total,
+        device_page: layout.device_page,
+        pgdir: layout.pgdir,
+    };
+    super::write_console_desc(&mut mem, &common);
+    let mut cpu = Cpu::new(mem);
+    cpu.set_tsc_mode(TscMode::Realtime { khz: TSC_KHZ });
+    super::initial_gdt(&mut cpu, GUEST_SEGMENT_PAGES_LIMIT, true);
+    initial_registers(&mut cpu, &layout, k.entry);
+    Ok((cpu, common))
+}
+
+impl KitLayout {
     /// Lay out `mem_size` bytes of RAM (rounded up to pages) with `device_pages` pages of
     /// device memory above it.
-    pub fn new(mem_size: u64, device_pages: u32) -> Result<Layout, LoadError> {
-        let mem = mem_size.div_ceil(PAGE_SIZE as u64) * PAGE_SIZE as u64;
-        if mem < MIN_MEM as u64 {
-            return Err(LoadError::MemoryTooSmall { got: mem_size, min: MIN_MEM as u64 });
-        }
-        let total = mem + device_pages as u64 * PAGE_SIZE as u64;
-        if total > MAX_GUEST_MEMORY as u64 {
-            let max = MAX_GUEST_MEMORY as u64 - device_pages as u64 * PAGE_SIZE as u64;
-            return Err(LoadError::MemoryTooLarge { got: mem_size, max });
-        }
-        let (mem, total) = (mem as u32, total as u32);
+    fn new(mem_size: u64, device_pages: u32) -> Result<KitLayout, LoadError> {
+        let Layout { mem_size: mem, total, .. } = Layout::new(mem_size, device_pages, MIN_MEM)?;
         let page_tables = total.div_ceil(4 << 20);
         let boot_info = mem - PAGE_SIZE;
         let stack_top = boot_info;
         let pgdir = stack_top - PAGE_SIZE - (page_tables + 1) * PAGE_SIZE;
-        Ok(Layout {
+        Ok(KitLayout {
             mem_size: mem,
             total,
             device_page: GuestPhys(mem),
@@ -118,16 +91,14 @@ impl Layout {
 }
 
 /// A loaded kernel: guest memory with the kernel in it, and where to start.
-pub struct Kernel {
-    pub entry: u32,
-    /// Guest-physical ranges the segments occupy.
-    pub segments: Vec<(u32, u32)>,
+struct Kernel {
+    entry: u32,
 }
 
 /// Load the ELF segments of `image` into `mem` at their physical addresses. A segment
 /// whose physical address is in the PAGE_OFFSET window (a linker script that set no
 /// load address) is loaded at `paddr - PAGE_OFFSET`.
-pub fn load_elf(image: &[u8], mem: &mut PhysMem, layout: &Layout) -> Result<Kernel, LoadError> {
+fn load_elf(image: &[u8], mem: &mut PhysMem, layout: &KitLayout) -> Result<Kernel, LoadError> {
     if image.len() < 16 || &image[..4] != b"\x7fELF" {
         return Err(LoadError::NotElf);
     }
@@ -186,7 +157,7 @@ pub fn load_elf(image: &[u8], mem: &mut PhysMem, layout: &Layout) -> Result<Kern
     if !inside {
         return Err(LoadError::EntryOutside(entry));
     }
-    Ok(Kernel { entry, segments: segments.iter().map(|&(s, e, _, _)| (s, e)).collect() })
+    Ok(Kernel { entry })
 }
 
 /// Page-table entry flags for the boot mappings: present, writable, supervisor only,
@@ -195,7 +166,7 @@ const BOOT_PTE: u32 = pte::P | pte::RW | pte::A | pte::D;
 
 /// Build the boot page directory: guest memory mapped at 0 and at PAGE_OFFSET, sharing
 /// one set of page tables.
-pub fn build_page_tables(mem: &mut PhysMem, layout: &Layout) {
+fn build_page_tables(mem: &mut PhysMem, layout: &KitLayout) {
     let pgdir = layout.pgdir.0;
     let first_pt = pgdir + PAGE_SIZE;
     let tables = layout.total.div_ceil(4 << 20);
@@ -214,9 +185,9 @@ pub fn build_page_tables(mem: &mut PhysMem, layout: &Layout) {
 }
 
 /// Write BootInfo, the command line and the device page.
-pub fn write_boot_info(mem: &mut PhysMem, layout: &Layout, cmdline: &str) -> Result<(), LoadError> {
+fn write_boot_info(mem: &mut PhysMem, layout: &KitLayout, cmdline: &str) -> Result<(), LoadError> {
     if cmdline.len() > BOOT_CMDLINE_MAX as usize {
-        return Err(LoadError::CmdlineTooLong(cmdline.len()));
+        return Err(LoadError::CmdlineTooLong { len: cmdline.len(), max: BOOT_CMDLINE_MAX });
     }
     let info = BootInfo {
         magic: BOOT_MAGIC,
@@ -243,43 +214,14 @@ pub fn write_boot_info(mem: &mut PhysMem, layout: &Layout, cmdline: &str) -> Res
     }
     let _ = mem.write(layout.cmdline.0, cmdline.as_bytes());
     let _ = mem.write_u8(layout.cmdline.0 + cmdline.len() as u32, 0);
-    // The console is always there, as in 2.6.23; other devices are added by `devices`.
-    let console =
-        LguestDeviceDesc { r#type: LGUEST_DEVICE_T_CONSOLE, features: 0, status: 0, num_pages: 0, pfn: 0 };
-    write_device_desc(mem, layout, 0, &console);
     Ok(())
-}
-
-/// Write device descriptor `n` of the device page.
-pub fn write_device_desc(mem: &mut PhysMem, layout: &Layout, n: u32, d: &LguestDeviceDesc) {
-    let at = layout.device_page.0 + n * abi::DEVICE_DESC_SIZE;
-    let _ = mem.write_u16(at + abi::OFF_DESC_TYPE, d.r#type);
-    let _ = mem.write_u16(at + abi::OFF_DESC_FEATURES, d.features);
-    let _ = mem.write_u16(at + abi::OFF_DESC_STATUS, d.status);
-    let _ = mem.write_u16(at + abi::OFF_DESC_NUM_PAGES, d.num_pages);
-    let _ = mem.write_u32(at + abi::OFF_DESC_PFN, d.pfn);
 }
 
 /// Flat segment limit (in pages, for G=1) that stops just below the reserved top 4 MiB.
 pub const GUEST_SEGMENT_PAGES_LIMIT: u32 = (RESERVED_START >> 12) - 1;
 
-/// The GDT the Guest starts with: kernel code and data at DPL 1, user code and data at
-/// DPL 3, all flat up to the reserved region, accessed bits preset (the GDT is Host memory
-/// the CPU must not need to write).
-pub fn initial_gdt(cpu: &mut Cpu) {
-    let seg =
-        |access: u8| Descriptor::new(0, GUEST_SEGMENT_PAGES_LIMIT, access, cpu::dflags::G | cpu::dflags::DB);
-    for i in 0..GDT_ENTRIES {
-        cpu.set_gdt_entry(i, Descriptor(0));
-    }
-    cpu.set_gdt_entry(GDT_ENTRY_KERNEL_CS, seg(0xBB));
-    cpu.set_gdt_entry(GDT_ENTRY_KERNEL_DS, seg(0xB3));
-    cpu.set_gdt_entry(GDT_ENTRY_USER_CS, seg(0xFB));
-    cpu.set_gdt_entry(GDT_ENTRY_USER_DS, seg(0xF3));
-}
-
 /// Put the CPU in the state the Guest's first instruction sees (see `abi::boot`).
-pub fn initial_registers(cpu: &mut Cpu, layout: &Layout, entry: u32) {
+fn initial_registers(cpu: &mut Cpu, layout: &KitLayout, entry: u32) {
     // The selectors name descriptors we just installed; loading cannot fail.
     let _ = cpu.load_segment(SegReg::Cs, LGUEST_KERNEL_CS);
     for s in [SegReg::Ds, SegReg::Es, SegReg::Ss, SegReg::Fs, SegReg::Gs] {
