@@ -11,8 +11,11 @@
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use host::{BlockConfig, Config, ConsoleInput, DeviceConfig, Event, EventSender, Guest};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod original;
 
 /// Exit status for a wrong command line or an unusable kernel (BSD's EX_USAGE).
 const EXIT_USAGE: u8 = 64;
@@ -23,7 +26,11 @@ const EXIT_USAGE: u8 = 64;
     version,
     about = "Run a paravirtualized 32-bit x86 Guest (the lguest ABI of Linux 2.6.23) on a software CPU",
     after_help = "With no command, boots the embedded demo Guest.\n\
-                  Exit status: 0 power off, 1 guest crash, 2 guest killed by the Host, 64 usage error."
+                  The 2.6.23 Launcher's own command line works too:\n  \
+                  lguest [--verbose] [--block=FILE] [--initrd=FILE] [--sharenet=NAME] [--tunnet=IF]... \
+                  MEM_IN_MB vmlinux [kernel arguments...]\n\
+                  Exit status: 0 power off, 1 guest crash, 2 guest killed by the Host, 64 usage error, \
+                  130 stopped (a signal or three Ctrl-Cs)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,18 +39,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Boot a Guest kernel (a static 32-bit x86 ELF built with the Guest kit).
+    /// Boot a Guest kernel: a Linux 2.6.23 lguest kernel (vmlinux or bzImage), or a static
+    /// 32-bit x86 ELF built with the Guest kit.
     Run(RunArgs),
+    /// Boot the bundled Linux 2.6.23.17 kernel and its initramfs to a shell on the console
+    /// (exit the shell to power off).
+    Linux(LinuxArgs),
 }
 
 #[derive(clap::Args, Default)]
 struct RunArgs {
     /// The kernel to boot; the embedded demo Guest if omitted.
     kernel: Option<PathBuf>,
+    #[command(flatten)]
+    opts: GuestOpts,
+}
+
+#[derive(clap::Args, Default)]
+struct LinuxArgs {
+    #[command(flatten)]
+    opts: GuestOpts,
+}
+
+/// What every way of booting a Guest takes.
+#[derive(clap::Args, Default)]
+struct GuestOpts {
     /// Guest RAM: bytes, or a number with K, M or G.
     #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
     mem: u64,
-    /// The Guest's command line.
+    /// The Guest's command line (for Linux: kernel arguments).
     #[arg(long, value_name = "TEXT", default_value = "")]
     cmdline: String,
     /// An initial RAM disk (e.g. a gzip'd cpio initramfs) for a Linux Guest, loaded at the
@@ -106,6 +130,34 @@ enum Trace {
     All,
 }
 
+/// Everything needed to boot one Guest, whichever command line asked for it.
+struct Launch {
+    /// How to name the kernel in messages.
+    name: String,
+    /// A kernel file to read, or the kernel's bytes.
+    kernel: Kernel,
+    initrd: Option<Kernel>,
+    config: Config,
+    trace: Vec<Trace>,
+}
+
+/// Where a kernel (or initrd) image comes from.
+enum Kernel {
+    File(PathBuf),
+    Embedded(&'static [u8]),
+}
+
+impl Kernel {
+    fn read(&self, what: &str) -> Result<Cow<'static, [u8]>, String> {
+        match self {
+            Kernel::Embedded(bytes) => Ok(Cow::Borrowed(bytes)),
+            Kernel::File(path) => std::fs::read(path)
+                .map(Cow::Owned)
+                .map_err(|e| format!("cannot read {what}{}: {e}", path.display())),
+        }
+    }
+}
+
 /// Parse "64M", "1G", "65536K" or a plain byte count.
 fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
@@ -153,52 +205,100 @@ fn init_tracing(trace: &[Trace]) {
 use tracing_subscriber::Layer as _;
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let launch = match original::parse(&args) {
+        Some(Ok(launch)) => launch,
+        Some(Err(e)) => {
+            eprintln!("lguest: {e}\n{}", original::USAGE);
+            return ExitCode::from(EXIT_USAGE);
+        }
+        None => match parse_cli() {
+            Ok(launch) => launch,
+            Err(status) => return status,
+        },
+    };
+    run(launch)
+}
+
+/// This project's command line (`lguest`, `lguest run`, `lguest linux`).
+fn parse_cli() -> Result<Launch, ExitCode> {
     let parsed = Cli::command().try_get_matches().and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
             let usage = e.use_stderr();
             let _ = e.print();
-            return if usage { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+            return Err(if usage { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS });
         }
     };
-    let args = match cli.command {
-        Some(Command::Run(args)) => args,
-        None => RunArgs { mem: 64 << 20, ..RunArgs::default() },
-    };
-    init_tracing(&args.trace);
-    let (name, image) = match &args.kernel {
-        Some(path) => match std::fs::read(path) {
-            Ok(bytes) => (path.display().to_string(), bytes),
-            Err(e) => {
-                eprintln!("lguest: cannot read {}: {e}", path.display());
-                return ExitCode::from(EXIT_USAGE);
+    Ok(match cli.command {
+        Some(Command::Run(args)) => {
+            let (name, kernel) = match args.kernel {
+                Some(path) => (path.display().to_string(), Kernel::File(path)),
+                None => ("the embedded demo Guest".to_string(), Kernel::Embedded(images::DEFAULT.elf())),
+            };
+            launch(name, kernel, args.opts, matches.subcommand_matches("run"))
+        }
+        Some(Command::Linux(args)) => {
+            let mut opts = args.opts;
+            // The bundled initramfs runs a shell when its command line says so.
+            if opts.initrd.is_none() {
+                opts.cmdline = format!("shell {}", opts.cmdline).trim_end().to_string();
             }
-        },
-        None => ("the embedded demo Guest".to_string(), images::DEFAULT.elf().to_vec()),
-    };
+            let mut l = launch(
+                "the bundled Linux kernel".to_string(),
+                Kernel::Embedded(images::linux::VMLINUX),
+                opts,
+                matches.subcommand_matches("linux"),
+            );
+            l.initrd.get_or_insert(Kernel::Embedded(images::linux::INITRAMFS));
+            l
+        }
+        None => {
+            let opts = GuestOpts { mem: 64 << 20, ..GuestOpts::default() };
+            launch("the embedded demo Guest".to_string(), Kernel::Embedded(images::DEFAULT.elf()), opts, None)
+        }
+    })
+}
+
+/// A [`Launch`] from parsed options (`matches` gives the order of the disks).
+fn launch(name: String, kernel: Kernel, opts: GuestOpts, matches: Option<&ArgMatches>) -> Launch {
     let mut config = Config::new();
-    config.mem_size = args.mem;
-    config.cmdline = args.cmdline.clone();
-    config.console_in = ConsoleInput::Stdin;
-    config.devices.extend(block_devices(&args, matches.subcommand_matches("run")));
-    config.devices.extend(args.net.iter().cloned().map(DeviceConfig::Net));
-    if let Some(id) = args.guestid {
+    config.mem_size = opts.mem;
+    config.cmdline = opts.cmdline.clone();
+    config.devices.extend(block_devices(&opts, matches));
+    config.devices.extend(opts.net.iter().cloned().map(DeviceConfig::Net));
+    if let Some(id) = opts.guestid {
         config.guestid = id;
     }
-    if let Some(path) = &args.initrd {
-        match std::fs::read(path) {
-            Ok(bytes) => config.initrd = Some(bytes),
-            Err(e) => {
-                eprintln!("lguest: cannot read the initrd {}: {e}", path.display());
-                return ExitCode::from(EXIT_USAGE);
-            }
-        }
-    }
-    config.revision = args.lguest_data.map(|r| match r {
+    config.revision = opts.lguest_data.map(|r| match r {
         RevisionArg::Release => host::Revision::Release,
         RevisionArg::Seed => host::Revision::Seed,
     });
+    Launch { name, kernel, initrd: opts.initrd.map(Kernel::File), config, trace: opts.trace }
+}
+
+/// Boot the Guest, run it to its end, and say how it ended.
+fn run(launch: Launch) -> ExitCode {
+    let Launch { name, kernel, initrd, mut config, trace } = launch;
+    init_tracing(&trace);
+    let image = match kernel.read("") {
+        Ok(image) => image,
+        Err(e) => {
+            eprintln!("lguest: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Some(initrd) = initrd {
+        match initrd.read("the initrd ") {
+            Ok(bytes) => config.initrd = Some(bytes.into_owned()),
+            Err(e) => {
+                eprintln!("lguest: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    config.console_in = ConsoleInput::Stdin;
     // Take over the signals before the console may put the terminal in raw mode, so that
     // no signal can end the Launcher between the two and leave the terminal raw.
     let signals = catch_signals();
@@ -226,7 +326,7 @@ fn main() -> ExitCode {
 }
 
 /// The disks `--block` and `--block-ro` asked for, in command-line order.
-fn block_devices(args: &RunArgs, matches: Option<&ArgMatches>) -> Vec<DeviceConfig> {
+fn block_devices(args: &GuestOpts, matches: Option<&ArgMatches>) -> Vec<DeviceConfig> {
     let at = |id: &str| -> Vec<usize> {
         matches.and_then(|m| m.indices_of(id)).map(Iterator::collect).unwrap_or_default()
     };

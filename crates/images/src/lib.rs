@@ -5,6 +5,11 @@
 //! Each kernel is a [`Guest`] static named after its binary (`HELLO`, `BAD_HYPERCALL`,
 //! ...), also listed in [`ALL`] and found by [`by_name`]. [`DEFAULT`] is the one
 //! `cargo run --release` boots.
+//!
+//! [`linux`] holds the bundled Linux 2.6.23 lguest Guest (`linux/`), which `lguest linux`
+//! boots.
+
+pub mod linux;
 
 use std::path::Path;
 

@@ -3,8 +3,13 @@
 //! Output is what the Guest sends to key 0 (LGUEST_CONSOLE_DMA_KEY), written unchanged as a
 //! serial console would. Input is read by a helper thread and put into the buffers the
 //! Guest bound at key 0, raising their IRQ; bytes the Guest has no buffer for wait (none
-//! are lost). When input ends, the console's descriptor gets the
-//! `LGUEST_CONSOLE_S_EOF` status bit and the IRQ is raised once more.
+//! are lost). When input ends, the Guest is told in the way it understands:
+//! - a Guest of the seed revision (this project's kit) finds the `LGUEST_CONSOLE_S_EOF`
+//!   status bit in the console's descriptor, and the IRQ is raised once more;
+//! - a Linux Guest's driver (2.6.23's `hvc_lguest`) knows no such bit, and a terminal
+//!   ends input with a Ctrl-D: that is what it gets, after the last byte (twice if the
+//!   input did not end with a newline, since the first Ctrl-D only finishes the line), so
+//!   a shell reading commands from a pipe exits at its end, as it would at a terminal.
 //!
 //! On a terminal, the Launcher puts it in raw mode (no echo, no line editing, and Ctrl-C
 //! goes to the Guest) and restores it on every way out: when the console is dropped, which
@@ -12,7 +17,7 @@
 //! a second stop the Launcher, as in 2.6.23.
 
 use crate::guest::{End, Guest, Res};
-use abi::{LGUEST_CONSOLE_DMA_KEY, LGUEST_CONSOLE_S_EOF, OFF_DESC_STATUS};
+use abi::{LGUEST_CONSOLE_DMA_KEY, LGUEST_CONSOLE_S_EOF, OFF_DESC_STATUS, Revision};
 use rustix::termios::{self, LocalModes, OptionalActions, Termios};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -65,6 +70,8 @@ pub(crate) struct Console {
     eof: bool,
     /// We have told the Guest so.
     eof_reported: bool,
+    /// The last byte of input, to know whether it ended a line.
+    last_byte: Option<u8>,
     input: ConsoleInput,
     _raw: Option<RawTerminal>,
     /// Consecutive lone Ctrl-Cs, and when the first came.
@@ -86,6 +93,7 @@ impl Console {
             pending: VecDeque::new(),
             eof: false,
             eof_reported: false,
+            last_byte: None,
             input,
             _raw: raw,
             ctrl_c: (0, Instant::now()),
@@ -162,12 +170,23 @@ impl Guest {
             }
         }
         self.console.pending.extend(bytes);
+        self.console.last_byte = bytes.last().copied().or(self.console.last_byte);
         self.deliver_console_input()
     }
 
     /// Standard input ended.
     pub(crate) fn console_eof(&mut self) -> Res {
         self.console.eof = true;
+        if self.revision == Revision::Release {
+            /// What a terminal's end-of-file key sends.
+            const CTRL_D: u8 = 4;
+            let partial_line = self.console.last_byte.is_some_and(|b| b != b'\n');
+            self.console.pending.push_back(CTRL_D);
+            if partial_line {
+                self.console.pending.push_back(CTRL_D);
+            }
+            self.console.eof_reported = true;
+        }
         self.deliver_console_input()
     }
 

@@ -1,0 +1,233 @@
+//! The real Linux 2.6.23.17 lguest Guest (the bundled `linux/vmlinux`, `linux/bzImage` and
+//! `linux/initramfs.cpio.gz`), booted through the `lguest` binary the ways a user would:
+//! `lguest run` with a vmlinux or a bzImage, the 2.6.23 Launcher's own command line, and
+//! `lguest linux` with its shell on the console (from a pipe and on a terminal), a disk
+//! the Guest writes a file system on, and what `uname` says.
+//!
+//! The bundled `/init` prints `init: userspace is up`, and powers off (exit status 0) at
+//! the end, or with `shell` on the command line after its shell exits.
+
+mod common;
+use common::session::Session;
+use common::terminal::OnTerminal;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The shell's prompt (klibc's sh, as root).
+const PROMPT: &str = "# ";
+
+fn vmlinux() -> PathBuf {
+    images::linux::vmlinux_path()
+}
+
+fn initramfs() -> PathBuf {
+    images::linux::initramfs_path()
+}
+
+/// What a console shows, with the terminal's line endings made plain.
+fn plain(text: &str) -> String {
+    text.replace('\r', "")
+}
+
+/// Whether the shell printed `line` as a line of its own, or right after a prompt (input
+/// sent ahead of the prompt is echoed when it arrives, so answers follow prompts).
+fn has_line(out: &str, line: &str) -> bool {
+    out.lines().any(|l| l == line || l.strip_suffix(line).is_some_and(|p| p.ends_with(PROMPT)))
+}
+
+/// `lguest run KERNEL --initrd <bundled initramfs> --cmdline quiet`.
+fn boot(kernel: &Path) -> Run {
+    let mut cmd = lguest();
+    cmd.arg("run").arg(kernel).arg("--initrd").arg(initramfs()).args(["--cmdline", "quiet"]);
+    run_cmd(cmd)
+}
+
+fn assert_booted_and_powered_off(r: &Run) {
+    assert_eq!(r.status, 0, "stderr: {}\nstdout: {}", r.stderr, r.stdout);
+    let out = plain(&r.stdout);
+    assert!(out.contains("init: userspace is up\n"), "{out}");
+    assert!(out.contains("init: /proc/version: Linux version 2.6.23.17 "), "{out}");
+    assert!(out.ends_with("init: powering off\nPower down.\n"), "{out}");
+    assert!(r.stderr.is_empty(), "stderr: {}", r.stderr);
+}
+
+#[test]
+fn the_vmlinux_boots_to_init_and_powers_off_with_status_0() {
+    assert_booted_and_powered_off(&boot(&vmlinux()));
+}
+
+#[test]
+fn the_bzimage_boots_to_init_and_powers_off_with_status_0() {
+    assert_booted_and_powered_off(&boot(&images::linux::bzimage_path()));
+}
+
+#[test]
+fn the_2_6_23_launchers_command_line_boots_it_too() {
+    let mut cmd = lguest();
+    cmd.arg(format!("--initrd={}", path_str(&initramfs())))
+        .arg("64")
+        .arg(vmlinux())
+        .args(["quiet", "lpj=1000"]);
+    let r = run_cmd(cmd);
+    assert_booted_and_powered_off(&r);
+    assert!(plain(&r.stdout).contains("init: /proc/cmdline: no387 quiet lpj=1000\n"), "{}", r.stdout);
+}
+
+#[test]
+fn the_launcher_adds_no387_so_the_kernel_emulates_the_fpu_the_cpu_lacks() {
+    let r = boot(&vmlinux());
+    assert!(plain(&r.stdout).contains("init: /proc/cmdline: no387 quiet\n"), "{}", r.stdout);
+}
+
+#[test]
+fn a_linux_kernel_without_lguest_support_is_refused_with_a_usage_error() {
+    // The kit's demo Guest is a kernel too, but not Linux: give it an initrd to show the
+    // Launcher knows which is which.
+    let mut cmd = lguest();
+    cmd.arg("run").arg(guest_path("hello")).arg("--initrd").arg(initramfs());
+    let r = run_cmd(cmd);
+    assert_eq!(r.status, 64, "{}", r.stderr);
+    assert!(r.last_err_line().contains("an initrd needs a Linux kernel"), "{}", r.stderr);
+}
+
+#[test]
+fn too_little_memory_for_the_kernel_and_initrd_is_a_usage_error() {
+    let mut cmd = lguest();
+    cmd.arg("run").arg(vmlinux()).arg("--initrd").arg(initramfs()).args(["--mem", "2M"]);
+    let r = run_cmd(cmd);
+    assert_eq!(r.status, 64, "{}", r.stderr);
+    assert!(r.last_err_line().starts_with("lguest: cannot boot "), "{}", r.stderr);
+    assert!(r.last_err_line().contains("use --mem"), "{}", r.stderr);
+}
+
+/// `lguest linux --cmdline quiet`: the bundled kernel with its shell on the console.
+fn linux_shell(extra: &[&str]) -> Command {
+    let mut cmd = lguest();
+    cmd.args(["linux", "--cmdline", "quiet"]).args(extra);
+    cmd
+}
+
+#[test]
+fn uname_says_linux_2_6_23_17_on_i686() {
+    let mut s = Session::piped(linux_shell(&[]));
+    s.wait_for(PROMPT);
+    s.send("uname -s -r -m\n");
+    s.close_input();
+    let r = s.finish();
+    assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
+    assert!(has_line(&plain(&r.stdout), "Linux 2.6.23.17 i686"), "{}", r.stdout);
+}
+
+#[test]
+fn commands_piped_to_the_shell_are_answered_and_the_end_of_input_powers_off() {
+    let mut s = Session::piped(linux_shell(&[]));
+    s.send("echo $((6 * 7))\ncat /proc/cmdline\n");
+    s.close_input();
+    let r = s.finish();
+    assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
+    let out = plain(&r.stdout);
+    assert!(has_line(&out, "42"), "{out}");
+    assert!(has_line(&out, "no387 shell quiet"), "{out}");
+    // The end of the pipe reached the shell as a terminal's Ctrl-D: it exited, and /init
+    // powered off.
+    assert!(out.ends_with("init: powering off\nPower down.\n"), "{out}");
+}
+
+#[test]
+fn input_without_a_final_newline_still_runs_and_ends() {
+    let mut s = Session::piped(linux_shell(&[]));
+    s.send("echo no-newline");
+    s.close_input();
+    let r = s.finish();
+    assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
+    assert!(has_line(&plain(&r.stdout), "no-newline"), "{}", r.stdout);
+}
+
+#[test]
+fn a_shell_on_a_terminal_echoes_what_is_typed_and_answers() {
+    let mut t = OnTerminal::start(linux_shell(&[]));
+    t.session.wait_for("init: starting /bin/sh");
+    t.session.wait_for(PROMPT);
+    // The Launcher's terminal is raw: Linux's own line discipline echoes and edits.
+    t.session.send("echo abx\x7fc\r");
+    t.session.wait_for("\nabc\r");
+    t.session.send("exit\r");
+    let (r, restored) = t.finish();
+    assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
+    assert!(restored, "the terminal was left changed");
+    // The rubout was Linux's: it echoed backspace, space, backspace.
+    assert!(r.stdout.contains("# echo abx\x08 \x08c\r"), "{:?}", r.stdout);
+}
+
+// ---- disks ----
+
+/// A host tool from e2fsprogs (in /sbin or /usr/sbin, which may not be on PATH).
+fn e2fs_tool(name: &str) -> PathBuf {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} (e2fsprogs) is needed to check the Guest's file system"))
+}
+
+fn host_tool(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run a host tool");
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run shell commands in the bundled Linux with `disk` as /dev/lgba; the shell's output.
+fn with_disk(disk: &Path, commands: &str) -> String {
+    let mut s = Session::piped(linux_shell(&["--block", path_str(disk)]));
+    s.send("mknod /dev/lgba b 254 0\n");
+    s.send(commands);
+    s.close_input();
+    let r = s.finish();
+    assert_eq!(r.status, 0, "{}\n{}", r.stderr, r.stdout);
+    plain(&r.stdout)
+}
+
+#[test]
+fn an_ext2_file_system_the_guest_writes_is_intact_for_the_host_and_the_next_boot() {
+    let disk = temp_file("linux-ext2.img", &[]);
+    std::fs::File::options().write(true).open(&disk).unwrap().set_len(4 << 20).unwrap();
+    host_tool(Command::new(e2fs_tool("mke2fs")).args(["-q", "-F"]).arg(&disk));
+
+    let out = with_disk(
+        &disk,
+        "mkdir /mnt\nmount -t ext2 /dev/lgba /mnt\n\
+         echo written by Linux 2.6.23 > /mnt/note.txt\nmkdir /mnt/dir\n\
+         dd if=/proc/version of=/mnt/dir/version\numount /mnt\n",
+    );
+    assert!(!out.contains("mount:"), "{out}");
+
+    // The host's tools find a clean file system (e2fsck -n exits 0 only then) with the
+    // files in it.
+    host_tool(Command::new(e2fs_tool("e2fsck")).args(["-f", "-n"]).arg(&disk));
+    let note = host_tool(Command::new(e2fs_tool("debugfs")).args(["-R", "cat /note.txt"]).arg(&disk));
+    assert_eq!(note, "written by Linux 2.6.23\n");
+    let version = host_tool(Command::new(e2fs_tool("debugfs")).args(["-R", "cat /dir/version"]).arg(&disk));
+    assert!(version.starts_with("Linux version 2.6.23.17 "), "{version}");
+
+    // And the next boot reads them back.
+    let out = with_disk(&disk, "mkdir /mnt\nmount -t ext2 -o ro /dev/lgba /mnt\ncat /mnt/note.txt\n");
+    assert!(has_line(&out, "written by Linux 2.6.23"), "{out}");
+}
+
+#[test]
+fn bytes_the_guest_writes_to_the_raw_disk_are_in_the_file() {
+    let mut image = vec![0u8; 64 * 1024];
+    image[512..512 + 21].copy_from_slice(b"put there by the host");
+    let disk = temp_file("linux-raw.img", &image);
+    let out = with_disk(
+        &disk,
+        "dd if=/dev/lgba bs=512 skip=1 count=1\necho\n\
+         dd if=/proc/version of=/dev/lgba bs=512 seek=8 count=1\nsync\n",
+    );
+    assert!(out.contains("put there by the host"), "{out}");
+    let written = std::fs::read(&disk).unwrap();
+    assert!(written[8 * 512..].starts_with(b"Linux version 2.6.23.17 "), "sector 8 of the disk");
+    assert_eq!(written.len(), image.len(), "the disk file keeps its size");
+}
