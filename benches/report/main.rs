@@ -9,6 +9,8 @@
 //!   `benches/hypercalls.rs` and `benches/traps.rs` do, beside the multiboot kernel's
 //!   nearest equivalents under QEMU.
 //! - Boot time and memory (`boot.rs`): the `lguest` binary and QEMU as processes.
+//! - The real Linux 2.6.23 Guest (`linux.rs`): time to its first userspace line, beside
+//!   QEMU booting the same bzImage and initramfs.
 //!
 //! Machines are shared and noisy: every number is the best of several runs.
 
@@ -16,6 +18,7 @@ mod boot;
 #[path = "../common/mod.rs"]
 mod common;
 mod kernels;
+mod linux;
 mod machine;
 mod qemu;
 #[path = "../../crates/cpu/tests/support/mod.rs"]
@@ -31,6 +34,7 @@ const HCALL_RUNS: usize = 5;
 const TRAP_RUNS: usize = 5;
 const QEMU_TRAP_RUNS: usize = 5;
 const BOOT_RUNS: usize = 10;
+const LINUX_BOOT_RUNS: usize = 5;
 const MEMORY_RUNS: usize = 3;
 /// Guest RAM for the boot and memory runs: the Launcher's default, and QEMU's `-m`.
 const GUEST_RAM: u64 = 64 << 20;
@@ -214,6 +218,15 @@ fn main() {
         (None, None)
     };
 
+    // Linux.
+    eprintln!("report: Linux boot x{LINUX_BOOT_RUNS}");
+    let up = linux::USERSPACE_UP;
+    let linux_vmlinux =
+        linux::time_to_line(LINUX_BOOT_RUNS, up, || linux::lguest(&images::linux::vmlinux_path()));
+    let linux_bzimage =
+        linux::time_to_line(LINUX_BOOT_RUNS, up, || linux::lguest(&images::linux::bzimage_path()));
+    let linux_qemu = have_qemu.then(|| linux::time_to_line(LINUX_BOOT_RUNS, up, linux::qemu));
+
     // The report.
     let mut md = String::new();
     let w = &mut md;
@@ -375,6 +388,24 @@ fn main() {
         mib(mem_ours.overhead()),
         q_mem(boot::Memory::overhead)
     );
+
+    // Linux.
+    let _ = writeln!(
+        w,
+        "\n## The Linux 2.6.23 Guest\n\n\
+         Time from spawning the monitor to `{up}` on the console, the first line the bundled \
+         initramfs's `/init` prints (best of {LINUX_BOOT_RUNS}): the same kernel (`linux/bzImage`, \
+         2.6.23.17) and initramfs, 64 MiB, `quiet`. lguest-rs boots it as an lguest Guest (the \
+         Launcher adds `no387`); QEMU 7.2 TCG boots it as a PC (`-cpu pentium -kernel bzImage \
+         -initrd initramfs.cpio.gz -append \"console=ttyS0 quiet\"`, SeaBIOS included).\n"
+    );
+    let _ = writeln!(w, "| | time to userspace | vs QEMU |\n|---|---:|---:|");
+    let vs = |d: Duration| {
+        linux_qemu.map_or("–".into(), |q| format!("{:.1}× faster", q.as_secs_f64() / d.as_secs_f64()))
+    };
+    let _ = writeln!(w, "| lguest-rs, bzImage | {} | {} |", ms(linux_bzimage), vs(linux_bzimage));
+    let _ = writeln!(w, "| lguest-rs, vmlinux | {} | {} |", ms(linux_vmlinux), vs(linux_vmlinux));
+    let _ = writeln!(w, "| QEMU TCG, bzImage | {} | |", linux_qemu.map_or("–".into(), ms));
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
