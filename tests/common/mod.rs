@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod mini_linux;
 pub mod session;
 pub mod terminal;
 

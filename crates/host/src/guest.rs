@@ -126,6 +126,9 @@ pub struct Guest {
     pub(crate) watching_lguest_data: bool,
     /// An interrupt waits for the Guest to leave its no-interrupt window: run in short steps.
     pub(crate) short_slice: bool,
+    /// A HALT with nothing armed to wake the Guest ends it instead of sleeping for a
+    /// signal (set by the fuzzing hook, which must never block).
+    pub(crate) never_sleep: bool,
 }
 
 impl Guest {
@@ -166,6 +169,7 @@ impl Guest {
             console_input_ready: false,
             watching_lguest_data: false,
             short_slice: false,
+            never_sleep: false,
             devices: Devices::default(),
         };
         guest.init_shadow(layout.pgdir);

@@ -11,7 +11,7 @@
 //! until a signal stops the Launcher (a halted Linux with nothing left to wake it is a
 //! system the user powered down without `poweroff`, and may still be of use to look at).
 
-use crate::guest::{Guest, Res};
+use crate::guest::{End, Guest, Res};
 use crate::outcome::KillReason;
 use abi::{LG_CLOCK_MIN_DELTA, Revision};
 use std::time::{Duration, Instant};
@@ -91,6 +91,11 @@ impl Guest {
                 Some(deadline) => {
                     self.poll_devices(Some(Some(deadline)))?;
                     self.check_clock(true);
+                }
+                None if self.never_sleep => {
+                    return Err(End::Stopped(
+                        "halted with nothing armed to wake it (no sleeping here)".into(),
+                    ));
                 }
                 None if self.device_could_wake() || self.revision == Revision::Release => {
                     self.poll_devices(Some(None))?
