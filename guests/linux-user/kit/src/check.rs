@@ -122,3 +122,23 @@ impl Default for Report {
         Report::new()
     }
 }
+
+/// A number shown in octal (`0o644`), for modes and flags.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Octal(pub u32);
+
+impl Debug for Octal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#o}", self.0)
+    }
+}
+
+/// A number shown in hexadecimal (`0x1f`), for addresses' offsets and bit masks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Hex(pub u32);
+
+impl Debug for Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}

@@ -365,3 +365,45 @@ pub fn sync() {
     // SAFETY: touches no memory of ours.
     unsafe { syscall1(nr::SYNC, 0) };
 }
+
+/// `struct pollfd`.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct PollFd {
+    pub fd: i32,
+    pub events: i16,
+    pub revents: i16,
+}
+
+pub const POLLIN: i16 = 0x001;
+pub const POLLPRI: i16 = 0x002;
+pub const POLLOUT: i16 = 0x004;
+pub const POLLERR: i16 = 0x008;
+pub const POLLHUP: i16 = 0x010;
+pub const POLLNVAL: i16 = 0x020;
+pub const POLLRDNORM: i16 = 0x040;
+pub const POLLWRNORM: i16 = 0x100;
+
+/// Wait up to `timeout_ms` (-1: for ever) for one of `fds` to be ready: how many are;
+/// each one's `revents` says what it is ready for.
+pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> Result<usize> {
+    // SAFETY: the kernel reads and writes fds.len() struct pollfd in fds.
+    check(unsafe { syscall3(nr::POLL, fds.as_mut_ptr() as u32, fds.len() as u32, timeout_ms as u32) })
+        .map(|n| n as usize)
+}
+
+/// `FIONREAD`: bytes ready to read.
+pub const FIONREAD: u32 = 0x541b;
+
+/// `ioctl(fd, FIONREAD)`: how many bytes a read would get now.
+pub fn bytes_ready(fd: i32) -> Result<u32> {
+    let mut n = 0u32;
+    // SAFETY: FIONREAD writes one int into n.
+    check(unsafe { syscall3(nr::IOCTL, fd as u32, FIONREAD, &raw mut n as u32) }).map(|_| n)
+}
+
+/// `mknod`: a special file (`S_IFIFO`, `S_IFCHR`, ... in `mode`) at `path`.
+pub fn mknod(path: &CStr, mode: u32, dev: u32) -> Result<()> {
+    // SAFETY: the kernel only reads the path.
+    check(unsafe { syscall3(nr::MKNOD, ptr(path), mode, dev) }).map(drop)
+}

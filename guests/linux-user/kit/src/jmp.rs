@@ -9,17 +9,18 @@
 //! nothing that needs one.
 
 use core::arch::global_asm;
+use core::sync::atomic::AtomicU32;
 
 /// Where [`escape`] returns to: the stack pointer `linux_catch` saved, below its saved
-/// registers.
+/// registers. It can be a `static`, for a signal handler to reach.
 #[repr(C)]
 pub struct JmpBuf {
-    esp: u32,
+    esp: AtomicU32,
 }
 
 impl JmpBuf {
     pub const fn new() -> JmpBuf {
-        JmpBuf { esp: 0 }
+        JmpBuf { esp: AtomicU32::new(0) }
     }
 }
 
@@ -65,14 +66,15 @@ global_asm!(
 );
 
 unsafe extern "C" {
-    fn linux_catch(f: extern "C" fn(u32), arg: u32, buf: *mut JmpBuf) -> u32;
+    fn linux_catch(f: extern "C" fn(u32), arg: u32, buf: *const JmpBuf) -> u32;
     fn linux_escape(buf: *const JmpBuf, value: u32) -> !;
 }
 
 /// Run `f(arg)`: 0 if it returned, or the value given to [`escape`] on `buf` while it
 /// ran (by it, or by a signal handler it caused).
-pub fn catch(f: extern "C" fn(u32), arg: u32, buf: &mut JmpBuf) -> u32 {
-    // SAFETY: linux_catch keeps the calling convention; buf outlives the call.
+pub fn catch(f: extern "C" fn(u32), arg: u32, buf: &JmpBuf) -> u32 {
+    // SAFETY: linux_catch keeps the calling convention; it writes buf's one word, which
+    // is an atomic (shared mutation is allowed), and buf outlives the call.
     unsafe { linux_catch(f, arg, buf) }
 }
 
@@ -81,7 +83,7 @@ pub fn catch(f: extern "C" fn(u32), arg: u32, buf: &mut JmpBuf) -> u32 {
 /// # Safety
 /// `buf` was filled by a [`catch`] that is still running (this is its function, or a
 /// handler for a signal it caused), and the frames in between need no destructors.
-pub unsafe fn escape(buf: *const JmpBuf, value: u32) -> ! {
+pub unsafe fn escape(buf: &JmpBuf, value: u32) -> ! {
     assert!(value != 0, "escape with 0 would look like a normal return");
     // SAFETY: the caller's promise.
     unsafe { linux_escape(buf, value) }

@@ -407,3 +407,35 @@ pub fn getitimer(which: u32) -> Result<(u32, u32)> {
     check(unsafe { syscall2(nr::GETITIMER, which, cur.as_mut_ptr() as u32) })
         .map(|_| (cur[0] * 1_000_000 + cur[1], cur[2] * 1_000_000 + cur[3]))
 }
+
+/// Send `sig` to thread `tid` (`tkill`): its `si_code` is `SI_TKILL`.
+pub fn tkill(tid: i32, sig: u32) -> Result<()> {
+    // SAFETY: touches no memory of ours.
+    check(unsafe { syscall2(nr::TKILL, tid as u32, sig) }).map(drop)
+}
+
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+/// Smallest alternate signal stack the kernel accepts.
+pub const MINSIGSTKSZ: u32 = 2048;
+
+/// `sigaltstack`: run `SA_ONSTACK` handlers on `[base, base + size)` (`SS_DISABLE` in
+/// `flags` to stop); returns the old (base, flags, size).
+///
+/// # Safety
+/// The memory is the program's to give, and stays so while the stack is in use.
+pub unsafe fn sigaltstack(base: u32, flags: u32, size: u32) -> Result<(u32, u32, u32)> {
+    let new = [base, flags, size];
+    let mut old = [0u32; 3];
+    // SAFETY: the kernel reads new and writes old, each a stack_t (3 words); the caller
+    // promises the memory.
+    check(unsafe { syscall2(nr::SIGALTSTACK, new.as_ptr() as u32, old.as_mut_ptr() as u32) })
+        .map(|_| (old[0], old[1], old[2]))
+}
+
+/// The current alternate signal stack: (base, flags, size).
+pub fn get_sigaltstack() -> Result<(u32, u32, u32)> {
+    let mut old = [0u32; 3];
+    // SAFETY: the kernel writes a stack_t (3 words) into old; a NULL new changes nothing.
+    check(unsafe { syscall2(nr::SIGALTSTACK, 0, old.as_mut_ptr() as u32) }).map(|_| (old[0], old[1], old[2]))
+}

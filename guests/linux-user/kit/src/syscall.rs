@@ -22,6 +22,7 @@ pub mod nr {
     pub const UNLINK: u32 = 10;
     pub const EXECVE: u32 = 11;
     pub const CHDIR: u32 = 12;
+    pub const MKNOD: u32 = 14;
     pub const CHMOD: u32 = 15;
     pub const LSEEK: u32 = 19;
     pub const GETPID: u32 = 20;
@@ -67,6 +68,7 @@ pub mod nr {
     pub const SCHED_YIELD: u32 = 158;
     pub const NANOSLEEP: u32 = 162;
     pub const MREMAP: u32 = 163;
+    pub const POLL: u32 = 168;
     pub const PRCTL: u32 = 172;
     pub const RT_SIGRETURN: u32 = 173;
     pub const RT_SIGACTION: u32 = 174;
@@ -74,6 +76,7 @@ pub mod nr {
     pub const RT_SIGPENDING: u32 = 176;
     pub const RT_SIGSUSPEND: u32 = 179;
     pub const SIGRETURN: u32 = 119;
+    pub const SIGALTSTACK: u32 = 186;
     pub const PREAD64: u32 = 180;
     pub const PWRITE64: u32 = 181;
     pub const GETCWD: u32 = 183;
@@ -90,6 +93,7 @@ pub mod nr {
     pub const GETDENTS64: u32 = 220;
     pub const FCNTL64: u32 = 221;
     pub const GETTID: u32 = 224;
+    pub const TKILL: u32 = 238;
     pub const EXIT_GROUP: u32 = 252;
     pub const CLOCK_GETTIME: u32 = 265;
     pub const CLOCK_GETRES: u32 = 266;
