@@ -20,7 +20,8 @@
 //! and returns `Result<_, Errno>` ([`errno`]). The calls are grouped by what they are
 //! about: [`fs`] (files, directories, pipes, mounts), [`process`] (fork, exec, wait,
 //! ids, limits, reboot), [`mm`] (mmap, brk), [`signal`] (handlers with `siginfo`, masks,
-//! alarms; [`jmp`] to leave a handler for good), [`time`] (clocks and sleeps).
+//! alarms; [`jmp`] to leave a handler for good, [`probe`] to touch memory that may fault),
+//! [`time`] (clocks and sleeps).
 //! [`println!`] writes a whole line at once to standard output; [`check`] is how the
 //! test programs report what they saw.
 //!
@@ -43,6 +44,7 @@ pub mod io;
 pub mod jmp;
 pub mod mm;
 mod panic;
+pub mod probe;
 pub mod process;
 pub mod signal;
 pub mod start;

@@ -316,6 +316,19 @@ pub fn sigaction(sig: u32, handler: Handler, flags: u32, mask: SigSet) -> Result
         .map(|_| Action { handler: old.handler, flags: old.flags & !SA_RESTORER, mask: old.mask })
 }
 
+/// Put back a disposition [`sigaction`] returned.
+pub fn restore_action(sig: u32, old: &Action) -> Result<()> {
+    let handler = match old.handler {
+        0 => Handler::Default,
+        1 => Handler::Ignore,
+        // SAFETY: a handler address the kernel had for this signal, with its flags.
+        addr if old.flags & SA_SIGINFO != 0 => Handler::Info(unsafe { core::mem::transmute::<usize, InfoHandler>(addr as usize) }),
+        // SAFETY: as above.
+        addr => Handler::Plain(unsafe { core::mem::transmute::<usize, PlainHandler>(addr as usize) }),
+    };
+    sigaction(sig, handler, old.flags & !SA_SIGINFO, old.mask).map(drop)
+}
+
 /// The current disposition of `sig`, unchanged.
 pub fn get_action(sig: u32) -> Result<Action> {
     let mut old = KSigaction { handler: 0, flags: 0, restorer: 0, mask: SigSet::empty() };
