@@ -29,7 +29,7 @@ impl Report {
     }
 
     /// Start a group of checks: a heading line.
-    pub fn section(&mut self, name: &str) {
+    pub fn section(&mut self, name: impl Display) {
         crate::println!("== {name}");
     }
 

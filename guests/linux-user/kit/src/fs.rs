@@ -283,6 +283,18 @@ pub fn ftruncate(fd: i32, len: u64) -> Result<()> {
     check(unsafe { syscall3(nr::FTRUNCATE64, fd as u32, len as u32, (len >> 32) as u32) }).map(drop)
 }
 
+/// Write a file's data and metadata to its disk.
+pub fn fsync(fd: i32) -> Result<()> {
+    // SAFETY: touches no memory of ours.
+    check(unsafe { syscall1(nr::FSYNC, fd as u32) }).map(drop)
+}
+
+/// Write a file's data to its disk.
+pub fn fdatasync(fd: i32) -> Result<()> {
+    // SAFETY: touches no memory of ours.
+    check(unsafe { syscall1(nr::FDATASYNC, fd as u32) }).map(drop)
+}
+
 /// Set the file mode creation mask; the old one.
 pub fn umask(mask: u32) -> u32 {
     // SAFETY: touches no memory of ours; umask cannot fail.

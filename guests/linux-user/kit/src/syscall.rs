@@ -62,9 +62,11 @@ pub mod nr {
     pub const MPROTECT: u32 = 125;
     pub const GETPGID: u32 = 132;
     pub const FCHDIR: u32 = 133;
+    pub const FSYNC: u32 = 118;
     pub const MSYNC: u32 = 144;
     pub const WRITEV: u32 = 146;
     pub const GETSID: u32 = 147;
+    pub const FDATASYNC: u32 = 148;
     pub const SCHED_YIELD: u32 = 158;
     pub const NANOSLEEP: u32 = 162;
     pub const MREMAP: u32 = 163;
