@@ -25,6 +25,7 @@ pub mod nr {
     pub const MKNOD: u32 = 14;
     pub const CHMOD: u32 = 15;
     pub const LSEEK: u32 = 19;
+    pub const TIME: u32 = 13;
     pub const GETPID: u32 = 20;
     pub const MOUNT: u32 = 21;
     pub const UMOUNT2: u32 = 52;
@@ -99,6 +100,7 @@ pub mod nr {
     pub const EXIT_GROUP: u32 = 252;
     pub const CLOCK_GETTIME: u32 = 265;
     pub const CLOCK_GETRES: u32 = 266;
+    pub const CLOCK_NANOSLEEP: u32 = 267;
     pub const WAITID: u32 = 284;
 }
 

@@ -3,7 +3,7 @@
 //! [`Timespec`] does its arithmetic in whole nanoseconds (`u64`), never in floating
 //! point; [`now_ns`] is what a program times itself with.
 
-use crate::syscall::{check, nr, syscall1, syscall2};
+use crate::syscall::{check, nr, syscall1, syscall2, syscall6};
 use crate::{Errno, Result};
 
 pub const CLOCK_REALTIME: u32 = 0;
@@ -61,6 +61,28 @@ pub fn nanosleep(ns: u64) -> core::result::Result<(), (Errno, Timespec)> {
     check(unsafe { syscall2(nr::NANOSLEEP, &raw const req as u32, &raw mut rem as u32) })
         .map(drop)
         .map_err(|e| (e, rem))
+}
+
+pub const TIMER_ABSTIME: u32 = 1;
+
+/// `clock_nanosleep(clock, flags, ns)`: with `TIMER_ABSTIME`, sleep until `clock`
+/// reads `ns`; without, for `ns`.
+pub fn clock_nanosleep(clock: u32, flags: u32, ns: u64) -> Result<()> {
+    let req = Timespec::from_ns(ns);
+    // SAFETY: the kernel reads req; no remainder asked for.
+    check(unsafe { syscall6(nr::CLOCK_NANOSLEEP, clock, flags, &raw const req as u32, 0, 0, 0) }).map(drop)
+}
+
+/// `time`: seconds since 1970.
+pub fn time() -> i32 {
+    // SAFETY: with a NULL pointer the kernel writes nothing.
+    unsafe { syscall1(nr::TIME, 0) as i32 }
+}
+
+/// Sleep for a `Timespec` as given, unnormalised (for testing what the kernel refuses).
+pub fn nanosleep_raw(req: Timespec) -> Result<()> {
+    // SAFETY: the kernel reads req; no remainder asked for.
+    check(unsafe { syscall2(nr::NANOSLEEP, &raw const req as u32, 0) }).map(drop)
 }
 
 /// What `times` reports: this process's and its waited-for children's CPU time, in
