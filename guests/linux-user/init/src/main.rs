@@ -20,7 +20,7 @@
 //! the kernel (`panic=1` then reboots, and QEMU's `-no-reboot` exits).
 //!
 //! It is process 1, so it also reaps orphans while it waits: any child it did not start
-//! is waited for and forgotten.
+//! is waited for and forgotten. Run as any other process it refuses to do anything.
 
 #![no_std]
 #![no_main]
@@ -37,6 +37,11 @@ const ALL: &str = include_str!("../../checks/programs.txt");
 const MARK: &str = "[lguest-init]";
 
 fn main() -> i32 {
+    // It mounts, and it powers the machine off at the end: never as anything but init.
+    if process::getpid() != 1 {
+        linux::eprintln!("{MARK} not process 1: refusing to run (this /init powers the machine off)");
+        return 1;
+    }
     setup_mounts();
     let mut cmdline = [0u8; 2048];
     let len = fs::read_file(c"/proc/cmdline", &mut cmdline).unwrap_or(0);
