@@ -96,8 +96,10 @@ mod tests {
             assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 3, "{}: EM_386", p.name());
             let entry = u32::from_le_bytes(elf[24..28].try_into().unwrap());
             assert!((0x0804_8000..0x0810_0000).contains(&entry), "{}: entry {entry:#x}", p.name());
-            let (phoff, phnum) = (u32::from_le_bytes(elf[28..32].try_into().unwrap()) as usize, elf[44] as usize);
-            let interp = (0..phnum).any(|i| u32::from_le_bytes(elf[phoff + 32 * i..][..4].try_into().unwrap()) == 3);
+            let (phoff, phnum) =
+                (u32::from_le_bytes(elf[28..32].try_into().unwrap()) as usize, elf[44] as usize);
+            let interp =
+                (0..phnum).any(|i| u32::from_le_bytes(elf[phoff + 32 * i..][..4].try_into().unwrap()) == 3);
             assert!(!interp, "{}: has a PT_INTERP, so it is not static", p.name());
         }
     }

@@ -80,11 +80,24 @@ impl Archive {
     }
 
     /// A block device node.
-    pub fn block_dev(&mut self, name: &str, mode: u32, major: u32, minor: u32) -> Result<&mut Archive, Error> {
+    pub fn block_dev(
+        &mut self,
+        name: &str,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    ) -> Result<&mut Archive, Error> {
         self.entry(name, S_IFBLK, mode, b"", (major, minor))
     }
 
-    fn entry(&mut self, name: &str, kind: u32, mode: u32, data: &[u8], rdev: (u32, u32)) -> Result<&mut Archive, Error> {
+    fn entry(
+        &mut self,
+        name: &str,
+        kind: u32,
+        mode: u32,
+        data: &[u8],
+        rdev: (u32, u32),
+    ) -> Result<&mut Archive, Error> {
         let bad_part = |p: &str| p.is_empty() || p == "." || p == "..";
         if name.is_empty() || name.starts_with('/') || name.split('/').any(bad_part) || name.contains('\0') {
             return Err(Error::BadName(name.to_string()));
@@ -92,7 +105,8 @@ impl Archive {
         if mode & !0o7777 != 0 {
             return Err(Error::BadMode { name: name.to_string(), mode });
         }
-        let len = u32::try_from(data.len()).map_err(|_| Error::TooLarge { name: name.to_string(), len: data.len() })?;
+        let len = u32::try_from(data.len())
+            .map_err(|_| Error::TooLarge { name: name.to_string(), len: data.len() })?;
         let nlink = if kind == S_IFDIR { 2 } else { 1 };
         let ino = self.ino;
         self.ino += 1;
@@ -119,9 +133,7 @@ impl Archive {
     }
 
     fn pad(&mut self) {
-        while self.bytes.len() % 4 != 0 {
-            self.bytes.push(0);
-        }
+        pad4(&mut self.bytes);
     }
 
     /// The archive's bytes, with its `TRAILER!!!` entry (uncompressed).
@@ -129,6 +141,11 @@ impl Archive {
         self.header(0, 0, 1, 0, (0, 0), "TRAILER!!!");
         self.bytes
     }
+}
+
+/// Zeros up to the next multiple of 4 bytes.
+fn pad4(bytes: &mut Vec<u8>) {
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
 }
 
 /// `data` compressed as one gzip member (no name, time 0: the same bytes each time).
@@ -156,18 +173,14 @@ impl Initramfs {
         let mut bytes = image.to_vec();
         // The kernel skips zero bytes between archives, but only at a 4-byte boundary
         // is an uncompressed archive recognised: keep what follows aligned.
-        while bytes.len() % 4 != 0 {
-            bytes.push(0);
-        }
+        pad4(&mut bytes);
         Initramfs { bytes }
     }
 
     /// Append `archive`, gzip'd.
     pub fn append(&mut self, archive: Archive) -> &mut Initramfs {
         self.bytes.extend_from_slice(&gzip(&archive.finish()));
-        while self.bytes.len() % 4 != 0 {
-            self.bytes.push(0);
-        }
+        pad4(&mut self.bytes);
         self
     }
 
@@ -199,8 +212,11 @@ mod tests {
                 pos += 1;
             }
             assert_eq!(&a[..6], b"070701", "magic at byte {pos}");
-            let field = |i: usize| u32::from_str_radix(std::str::from_utf8(&a[6 + 8 * i..14 + 8 * i]).unwrap(), 16).unwrap();
-            let (mode, size, rmaj, rmin, namesize) = (field(1), field(6) as usize, field(9), field(10), field(11) as usize);
+            let field = |i: usize| {
+                u32::from_str_radix(std::str::from_utf8(&a[6 + 8 * i..14 + 8 * i]).unwrap(), 16).unwrap()
+            };
+            let (mode, size, rmaj, rmin, namesize) =
+                (field(1), field(6) as usize, field(9), field(10), field(11) as usize);
             let name = String::from_utf8(a[110..110 + namesize - 1].to_vec()).unwrap();
             let data_at = (110 + namesize).next_multiple_of(4);
             if name == "TRAILER!!!" {
@@ -223,7 +239,13 @@ mod tests {
         let names: Vec<_> = entries.iter().map(|e| (e.0.as_str(), e.1)).collect();
         assert_eq!(
             names,
-            [("bin", 0o40755), ("bin/prog", 0o100755), ("bin/link", 0o120777), ("console", 0o20600), ("empty", 0o100644)]
+            [
+                ("bin", 0o40755),
+                ("bin/prog", 0o100755),
+                ("bin/link", 0o120777),
+                ("console", 0o20600),
+                ("empty", 0o100644)
+            ]
         );
         assert_eq!(entries[1].2, b"\x7fELF...");
         assert_eq!(entries[2].2, b"prog");
@@ -243,7 +265,11 @@ mod tests {
     #[test]
     fn names_the_kernel_would_misplace_are_refused() {
         for bad in ["", "/abs", "a//b", "a/../b", "./a", "a/", "nul\0"] {
-            assert_eq!(Archive::new().file(bad, 0o644, b"").err(), Some(Error::BadName(bad.to_string())), "{bad:?}");
+            assert_eq!(
+                Archive::new().file(bad, 0o644, b"").err(),
+                Some(Error::BadName(bad.to_string())),
+                "{bad:?}"
+            );
         }
         assert!(matches!(Archive::new().file("x", 0o100644, b""), Err(Error::BadMode { .. })));
     }

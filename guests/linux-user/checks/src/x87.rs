@@ -52,14 +52,26 @@ macro_rules! x87 {
 
 pub fn show(name: &str, r: Result) {
     let sign_exp = u16::from_le_bytes([r.ext[8], r.ext[9]]);
-    let mantissa = u64::from_le_bytes([r.ext[0], r.ext[1], r.ext[2], r.ext[3], r.ext[4], r.ext[5], r.ext[6], r.ext[7]]);
+    let mantissa =
+        u64::from_le_bytes([r.ext[0], r.ext[1], r.ext[2], r.ext[3], r.ext[4], r.ext[5], r.ext[6], r.ext[7]]);
     let (sign, whole, frac) = if r.nano == i64::MIN {
         ("", 0, 0) // out of range: fistp stored the integer indefinite
     } else {
-        (if r.nano < 0 { "-" } else { "" }, r.nano.unsigned_abs() / 1_000_000_000, r.nano.unsigned_abs() % 1_000_000_000)
+        (
+            if r.nano < 0 { "-" } else { "" },
+            r.nano.unsigned_abs() / 1_000_000_000,
+            r.nano.unsigned_abs() % 1_000_000_000,
+        )
     };
-    let decimal = if r.nano == i64::MIN { linux::cbuf!("(not a number in range)") } else { linux::cbuf!("{sign}{whole}.{frac:09}") };
+    let decimal = if r.nano == i64::MIN {
+        linux::cbuf!("(not a number in range)")
+    } else {
+        linux::cbuf!("{sign}{whole}.{frac:09}")
+    };
     // The exception flags: IE, DE, ZE, OE, UE, PE (bits 0 to 5).
-    println!("{name}: {sign_exp:04x}:{mantissa:016x} double {:016x} = {decimal} flags {:02x}", r.double, r.status & 0x3f);
+    println!(
+        "{name}: {sign_exp:04x}:{mantissa:016x} double {:016x} = {decimal} flags {:02x}",
+        r.double,
+        r.status & 0x3f
+    );
 }
-

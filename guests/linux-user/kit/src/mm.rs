@@ -28,7 +28,7 @@ pub const MS_SYNC: u32 = 4;
 /// Map `len` bytes: the mapping's address. `offset` (a multiple of the page size) is
 /// where in file `fd` it starts; pass fd -1 and offset 0 for anonymous memory.
 pub fn mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: i32, offset: u32) -> Result<u32> {
-    if offset % PAGE_SIZE != 0 {
+    if !offset.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     // SAFETY: a new mapping changes no memory the program already uses, unless it asks

@@ -6,7 +6,9 @@
 //! [`escape`](crate::jmp::escape); the old handlers and signal mask are put back after.
 
 use crate::jmp::{JmpBuf, catch, escape};
-use crate::signal::{self, Handler, SIG_SETMASK, SIGBUS, SIGILL, SIGSEGV, SigInfo, SigName, SigSet, UContext};
+use crate::signal::{
+    self, Handler, SIG_SETMASK, SIGBUS, SIGILL, SIGSEGV, SigInfo, SigName, SigSet, UContext,
+};
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -59,7 +61,11 @@ fn guarded(f: extern "C" fn(u32), arg: u32) -> Result<(), Fault> {
     if escaped == 0 {
         Ok(())
     } else {
-        Err(Fault { signal: SEEN[0].load(Relaxed), code: SEEN[1].load(Relaxed) as i32, addr: SEEN[2].load(Relaxed) })
+        Err(Fault {
+            signal: SEEN[0].load(Relaxed),
+            code: SEEN[1].load(Relaxed) as i32,
+            addr: SEEN[2].load(Relaxed),
+        })
     }
 }
 

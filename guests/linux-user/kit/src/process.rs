@@ -43,7 +43,8 @@ pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> cr
     assert!(argv.last().is_some_and(|p| p.is_null()), "argv must end with a null pointer");
     assert!(envp.last().is_some_and(|p| p.is_null()), "envp must end with a null pointer");
     // SAFETY: the path and the two lists are NUL/NULL-terminated and only read.
-    let ret = unsafe { syscall3(nr::EXECVE, path.as_ptr() as u32, argv.as_ptr() as u32, envp.as_ptr() as u32) };
+    let ret =
+        unsafe { syscall3(nr::EXECVE, path.as_ptr() as u32, argv.as_ptr() as u32, envp.as_ptr() as u32) };
     match check(ret) {
         Err(e) => e,
         Ok(_) => unreachable!("execve returned success"),

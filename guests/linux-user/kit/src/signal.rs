@@ -46,10 +46,38 @@ pub const SIGSYS: u32 = 31;
 pub const SIGRTMIN: u32 = 32;
 
 const NAMES: [&str; 32] = [
-    "signal 0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
-    "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
-    "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
-    "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    "signal 0",
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
 ];
 
 /// A signal number shown by name: `SIGSEGV`, or `SIGRTMIN+2` past the classic ones.
@@ -306,7 +334,9 @@ pub fn sigaction(sig: u32, handler: Handler, flags: u32, mask: SigSet) -> Result
         Handler::Default => (0, flags, 0),
         Handler::Ignore => (1, flags, 0),
         Handler::Plain(f) => (f as usize as u32, flags | SA_RESTORER, linux_restore as *const () as u32),
-        Handler::Info(f) => (f as usize as u32, flags | SA_SIGINFO | SA_RESTORER, linux_restore_rt as *const () as u32),
+        Handler::Info(f) => {
+            (f as usize as u32, flags | SA_SIGINFO | SA_RESTORER, linux_restore_rt as *const () as u32)
+        }
     };
     let new = KSigaction { handler: addr, flags, restorer, mask };
     let mut old = KSigaction { handler: 0, flags: 0, restorer: 0, mask: SigSet::empty() };
@@ -322,7 +352,9 @@ pub fn restore_action(sig: u32, old: &Action) -> Result<()> {
         0 => Handler::Default,
         1 => Handler::Ignore,
         // SAFETY: a handler address the kernel had for this signal, with its flags.
-        addr if old.flags & SA_SIGINFO != 0 => Handler::Info(unsafe { core::mem::transmute::<usize, InfoHandler>(addr as usize) }),
+        addr if old.flags & SA_SIGINFO != 0 => {
+            Handler::Info(unsafe { core::mem::transmute::<usize, InfoHandler>(addr as usize) })
+        }
         // SAFETY: as above.
         addr => Handler::Plain(unsafe { core::mem::transmute::<usize, PlainHandler>(addr as usize) }),
     };
@@ -333,8 +365,11 @@ pub fn restore_action(sig: u32, old: &Action) -> Result<()> {
 pub fn get_action(sig: u32) -> Result<Action> {
     let mut old = KSigaction { handler: 0, flags: 0, restorer: 0, mask: SigSet::empty() };
     // SAFETY: the kernel writes old, a struct sigaction.
-    check(unsafe { syscall6(nr::RT_SIGACTION, sig, 0, &raw mut old as u32, 8, 0, 0) })
-        .map(|_| Action { handler: old.handler, flags: old.flags & !SA_RESTORER, mask: old.mask })
+    check(unsafe { syscall6(nr::RT_SIGACTION, sig, 0, &raw mut old as u32, 8, 0, 0) }).map(|_| Action {
+        handler: old.handler,
+        flags: old.flags & !SA_RESTORER,
+        mask: old.mask,
+    })
 }
 
 /// [`sigaction`] with no flags and an empty mask.

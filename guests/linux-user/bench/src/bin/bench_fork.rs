@@ -17,7 +17,9 @@ fn main() -> i32 {
         for _ in 0..n {
             match fork() {
                 Ok(0) => exit_group(7),
-                Ok(pid) => failed += u32::from(!matches!(wait4(pid, 0), Ok((_, s)) if s.exit_code() == Some(7))),
+                Ok(pid) => {
+                    failed += u32::from(!matches!(wait4(pid, 0), Ok((_, s)) if s.exit_code() == Some(7)))
+                }
                 Err(_) => failed += 1,
             }
         }

@@ -10,7 +10,6 @@ mod common;
 linux::entry!(main);
 
 const SIEVE_N: usize = 65536;
-static mut COMPOSITE: [u8; SIEVE_N] = [0; SIEVE_N];
 
 fn main() -> i32 {
     common::run("sieve", "sieve", common::count(300), sieve)
@@ -18,8 +17,7 @@ fn main() -> i32 {
 
 #[inline(never)]
 fn sieve(reps: u32) -> u32 {
-    // SAFETY: the program is single-threaded and this is the only use of the array.
-    let composite = unsafe { &mut *(&raw mut COMPOSITE) };
+    let mut composite = [0u8; SIEVE_N];
     let mut count = 0;
     for _ in 0..reps {
         composite.fill(0);

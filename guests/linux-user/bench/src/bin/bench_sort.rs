@@ -10,7 +10,6 @@ mod common;
 linux::entry!(main);
 
 const SORT_N: usize = 16384;
-static mut VALUES: [u32; SORT_N] = [0; SORT_N];
 
 fn main() -> i32 {
     common::run("quicksort", "sort", common::count(60), sort)
@@ -45,15 +44,14 @@ fn quicksort(v: &mut [u32], mut lo: isize, mut hi: isize) {
 
 #[inline(never)]
 fn sort(reps: u32) -> u32 {
-    // SAFETY: the program is single-threaded and this is the only use of the array.
-    let values = unsafe { &mut *(&raw mut VALUES) };
+    let mut values = [0u32; SORT_N];
     let (mut seed, mut check) = (1u32, 0u32);
     for _ in 0..reps {
         for v in values.iter_mut() {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
             *v = seed >> 7;
         }
-        quicksort(values, 0, SORT_N as isize - 1);
+        quicksort(&mut values, 0, SORT_N as isize - 1);
         check = check.wrapping_add(values[SORT_N / 2] ^ values[17]);
     }
     check

@@ -15,9 +15,10 @@
 use linux::check::{Octal, Report};
 use linux::fs::{
     self, DT_DIR, DT_FIFO, DT_LNK, DT_REG, Dirents, F_DUPFD, F_GETFD, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC,
-    O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR,
-    S_IFIFO, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, close, dup, dup2, fcntl, fstat, getdents64, link,
-    lseek, lstat, mkdir, open, pread, pwrite, read, readlink, rename, rmdir, stat, symlink, unlink, write,
+    O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+    S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, close, dup, dup2, fcntl, fstat,
+    getdents64, link, lseek, lstat, mkdir, open, pread, pwrite, read, readlink, rename, rmdir, stat, symlink,
+    unlink, write,
 };
 use linux::process::{fork_child, getgid, getuid, wait_for};
 use linux::time::gettimeofday;
@@ -63,7 +64,11 @@ fn create_and_modes(t: &mut Report, p: &PathFn) {
     let fd = open(&f, O_RDWR | O_CREAT | O_EXCL, 0o666);
     t.ok_result("open O_CREAT|O_EXCL, mode 0666", &fd);
     let Ok(fd) = fd else { return };
-    t.eq("its mode, with umask 022", fstat(fd).map(|s| (Octal(s.kind()), Octal(s.perm()))), Ok((Octal(S_IFREG), Octal(0o644))));
+    t.eq(
+        "its mode, with umask 022",
+        fstat(fd).map(|s| (Octal(s.kind()), Octal(s.perm()))),
+        Ok((Octal(S_IFREG), Octal(0o644))),
+    );
     t.eq("again with O_EXCL", open(&f, O_RDWR | O_CREAT | O_EXCL, 0o666), Err(Errno::EEXIST));
     t.eq("open without O_CREAT, a missing name", open(&p("missing"), O_RDONLY, 0), Err(Errno::ENOENT));
     t.eq("open 'a/x' (a is a file)", open(&p("a/x"), O_RDONLY, 0), Err(Errno::ENOTDIR));
@@ -114,13 +119,21 @@ fn offsets(t: &mut Report, p: &PathFn) {
     close(fd).expect("close");
 
     let fd = open(&p("o"), O_WRONLY | O_APPEND, 0).expect("open");
-    t.eq("O_APPEND: lseek(0, SEEK_SET) then write 3", (lseek(fd, 0, SEEK_SET), write(fd, b"end")), (Ok(0), Ok(3)));
+    t.eq(
+        "O_APPEND: lseek(0, SEEK_SET) then write 3",
+        (lseek(fd, 0, SEEK_SET), write(fd, b"end")),
+        (Ok(0), Ok(3)),
+    );
     t.eq("the write went to the end: offset", lseek(fd, 0, SEEK_CUR), Ok(104));
     t.eq("F_GETFL has O_APPEND", fcntl(fd, F_GETFL, 0).map(|f| f & (O_APPEND | 3)), Ok(O_APPEND | O_WRONLY));
     close(fd).expect("close");
     let fd = open(&p("o"), O_RDWR, 0).expect("open");
     t.ok_result("F_SETFL O_APPEND on a plain descriptor", &fcntl(fd, F_SETFL, O_APPEND));
-    t.eq("then a write at offset 0 goes to the end", (write(fd, b"!"), lseek(fd, 0, SEEK_CUR)), (Ok(1), Ok(105)));
+    t.eq(
+        "then a write at offset 0 goes to the end",
+        (write(fd, b"!"), lseek(fd, 0, SEEK_CUR)),
+        (Ok(1), Ok(105)),
+    );
     t.eq("the last bytes", pread(fd, &mut buf[..4], 101).map(|n| Bytes(&buf[..n])), Ok(Bytes(b"end!")));
     close(fd).expect("close");
     let fd = open(&p("o"), O_RDWR | O_TRUNC, 0).expect("open");
@@ -147,7 +160,11 @@ fn descriptors(t: &mut Report, p: &PathFn) {
     write(fd, b"0123456789").expect("write");
     let d = dup(fd).expect("dup");
     t.ok("dup gives another number", d != fd);
-    t.eq("they share the offset: lseek one, read the other", (lseek(fd, 3, SEEK_SET), read(d, &mut [0u8; 2])), (Ok(3), Ok(2)));
+    t.eq(
+        "they share the offset: lseek one, read the other",
+        (lseek(fd, 3, SEEK_SET), read(d, &mut [0u8; 2])),
+        (Ok(3), Ok(2)),
+    );
     t.eq("the first's offset", lseek(fd, 0, SEEK_CUR), Ok(5));
     t.ok_result("FD_CLOEXEC on the first", &fcntl(fd, F_SETFD, FD_CLOEXEC));
     t.eq("F_GETFD: (first, dup)", (fcntl(fd, F_GETFD, 0), fcntl(d, F_GETFD, 0)), (Ok(FD_CLOEXEC), Ok(0)));
@@ -188,7 +205,11 @@ fn names(t: &mut Report, p: &PathFn) {
     t.eq("n3 is now n2's file", ino(&p("n3")) == first, true);
     t.eq("rename of a missing name", rename(&p("n2"), &p("n4")), Err(Errno::ENOENT));
     t.ok_result("link n3 to n4", &link(&p("n3"), &p("n4")));
-    t.eq("n4: same inode, and the links", (ino(&p("n4")) == first, stat(&p("n3")).map(|s| s.nlink())), (true, Ok(2)));
+    t.eq(
+        "n4: same inode, and the links",
+        (ino(&p("n4")) == first, stat(&p("n3")).map(|s| s.nlink())),
+        (true, Ok(2)),
+    );
     t.eq("link to an existing name", link(&p("n3"), &p("n4")), Err(Errno::EEXIST));
     mkdir(&p("ndir"), 0o755).expect("mkdir");
     t.eq("link to a directory", link(&p("ndir"), &p("n5")), Err(Errno::EPERM));
@@ -217,9 +238,21 @@ fn symlinks(t: &mut Report, p: &PathFn) {
     t.ok_result("symlink 'target' at s1", &symlink(c"target", &p("s1")));
     let mut buf = [0u8; 64];
     t.eq("readlink", readlink(&p("s1"), &mut buf).map(|n| Bytes(&buf[..n])), Ok(Bytes(b"target")));
-    t.eq("readlink into 3 bytes", readlink(&p("s1"), &mut buf[..3]).map(|n| Bytes(&buf[..n])), Ok(Bytes(b"tar")));
-    t.eq("lstat: kind, mode and size", lstat(&p("s1")).map(|s| (Octal(s.kind()), Octal(s.perm()), s.size())), Ok((Octal(S_IFLNK), Octal(0o777), 6)));
-    t.eq("stat follows it: kind and size", stat(&p("s1")).map(|s| (Octal(s.kind()), s.size())), Ok((Octal(S_IFREG), 12)));
+    t.eq(
+        "readlink into 3 bytes",
+        readlink(&p("s1"), &mut buf[..3]).map(|n| Bytes(&buf[..n])),
+        Ok(Bytes(b"tar")),
+    );
+    t.eq(
+        "lstat: kind, mode and size",
+        lstat(&p("s1")).map(|s| (Octal(s.kind()), Octal(s.perm()), s.size())),
+        Ok((Octal(S_IFLNK), Octal(0o777), 6)),
+    );
+    t.eq(
+        "stat follows it: kind and size",
+        stat(&p("s1")).map(|s| (Octal(s.kind()), s.size())),
+        Ok((Octal(S_IFREG), 12)),
+    );
     let fd = open(&p("s1"), O_RDONLY, 0).expect("open through the link");
     t.eq("reading through it", read(fd, &mut buf).map(|n| Bytes(&buf[..n])), Ok(Bytes(b"via the link")));
     close(fd).expect("close");
@@ -280,7 +313,11 @@ fn listing(path: &CBuf) -> Result<CBuf, Errno> {
 fn directories(t: &mut Report, p: &PathFn, base: &CBuf) {
     t.section("directories");
     t.ok_result("mkdir sub, mode 0750", &mkdir(&p("sub"), 0o750));
-    t.eq("its mode", stat(&p("sub")).map(|s| (Octal(s.kind()), Octal(s.perm()))), Ok((Octal(S_IFDIR), Octal(0o750))));
+    t.eq(
+        "its mode",
+        stat(&p("sub")).map(|s| (Octal(s.kind()), Octal(s.perm()))),
+        Ok((Octal(S_IFDIR), Octal(0o750))),
+    );
     t.eq("mkdir it again", mkdir(&p("sub"), 0o755), Err(Errno::EEXIST));
     t.eq("mkdir in a missing directory", mkdir(&p("nope/sub"), 0o755), Err(Errno::ENOENT));
     let fd = open(&p("sub/f"), O_WRONLY | O_CREAT, 0o644).expect("open");
@@ -291,18 +328,30 @@ fn directories(t: &mut Report, p: &PathFn, base: &CBuf) {
     mkdir(&p("other"), 0o755).expect("mkdir");
     let fd = open(&p("other/x"), O_WRONLY | O_CREAT, 0o644).expect("open");
     close(fd).expect("close");
-    t.eq("rename a directory over a non-empty one", rename(&p("sub/inner"), &p("other")), Err(Errno::ENOTEMPTY));
+    t.eq(
+        "rename a directory over a non-empty one",
+        rename(&p("sub/inner"), &p("other")),
+        Err(Errno::ENOTEMPTY),
+    );
     t.ok_result("rename a directory over an empty one", &rename(&p("other"), &p("sub/inner")));
     t.eq("the listing of sub", listing(&p("sub")), Ok(cbuf!("./ ../ f inner/ ")));
     mkdir(&p("sub/x"), 0o700).expect("mkdir");
     symlink(c"f", &p("sub/ln")).expect("symlink");
     fs::mknod(&p("sub/fifo"), S_IFIFO | 0o644, 0).expect("mknod");
-    t.eq("after a directory, a link and a FIFO more", listing(&p("sub")), Ok(cbuf!("./ ../ f fifo| inner/ ln@ x/ ")));
-    t.eq("getdents64 of a file", open(&p("sub/f"), O_RDONLY, 0).and_then(|fd| {
-        let r = getdents64(fd, &mut [0u8; 256]);
-        let _ = close(fd);
-        r
-    }), Err(Errno::ENOTDIR));
+    t.eq(
+        "after a directory, a link and a FIFO more",
+        listing(&p("sub")),
+        Ok(cbuf!("./ ../ f fifo| inner/ ln@ x/ ")),
+    );
+    t.eq(
+        "getdents64 of a file",
+        open(&p("sub/f"), O_RDONLY, 0).and_then(|fd| {
+            let r = getdents64(fd, &mut [0u8; 256]);
+            let _ = close(fd);
+            r
+        }),
+        Err(Errno::ENOTDIR),
+    );
 
     let mut cwd = [0u8; 256];
     let old = fs::getcwd(&mut cwd).map(|n| CBuf::from_bytes(&cwd[..n]));
@@ -313,15 +362,23 @@ fn directories(t: &mut Report, p: &PathFn, base: &CBuf) {
     t.eq("relative names work there: stat sub/f", stat(c"sub/f").map(|s| s.size()), Ok(0));
     let dirfd = open(c"sub", O_RDONLY | O_DIRECTORY, 0).expect("open sub");
     t.ok_result("fchdir into sub", &fs::fchdir(dirfd));
-    t.eq("getcwd ends with /files-test/sub", fs::getcwd(&mut cwd).map(|n| cwd[..n].ends_with(b"/files-test/sub")), Ok(true));
+    t.eq(
+        "getcwd ends with /files-test/sub",
+        fs::getcwd(&mut cwd).map(|n| cwd[..n].ends_with(b"/files-test/sub")),
+        Ok(true),
+    );
     close(dirfd).expect("close");
     t.ok_result("chdir ..", &fs::chdir(c".."));
-    t.eq("the working directory removed from under us", {
-        mkdir(c"gone", 0o755).expect("mkdir");
-        fs::chdir(c"gone").expect("chdir");
-        rmdir(c"../gone").expect("rmdir");
-        (stat(c".").map(|s| s.nlink()), open(c"new", O_WRONLY | O_CREAT, 0o644))
-    }, (Ok(0), Err(Errno::ENOENT)));
+    t.eq(
+        "the working directory removed from under us",
+        {
+            mkdir(c"gone", 0o755).expect("mkdir");
+            fs::chdir(c"gone").expect("chdir");
+            rmdir(c"../gone").expect("rmdir");
+            (stat(c".").map(|s| s.nlink()), open(c"new", O_WRONLY | O_CREAT, 0o644))
+        },
+        (Ok(0), Err(Errno::ENOENT)),
+    );
     if let Ok(old) = old {
         t.ok_result("chdir back", &fs::chdir(&old));
     }
@@ -333,16 +390,31 @@ fn metadata(t: &mut Report, p: &PathFn) {
     let fd = open(&p("m"), O_RDWR | O_CREAT | O_TRUNC, 0o640).expect("open");
     write(fd, &[7u8; 3000]).expect("write");
     let st = fstat(fd).expect("fstat");
-    t.eq("size, kind, mode, links", (st.size(), Octal(st.kind()), Octal(st.perm()), st.nlink()), (3000, Octal(S_IFREG), Octal(0o640), 1));
+    t.eq(
+        "size, kind, mode, links",
+        (st.size(), Octal(st.kind()), Octal(st.perm()), st.nlink()),
+        (3000, Octal(S_IFREG), Octal(0o640), 1),
+    );
     t.same("uid is ours", st.uid(), getuid());
     t.same("gid is ours", st.gid(), getgid());
     // File times come from a coarser clock than gettimeofday's: allow it to lag a second.
-    t.ok("mtime and ctime are not before the file was made", st.mtime() as i32 >= before - 1 && st.ctime() as i32 >= before - 1);
+    t.ok(
+        "mtime and ctime are not before the file was made",
+        st.mtime() as i32 >= before - 1 && st.ctime() as i32 >= before - 1,
+    );
     t.eq("rdev of a file", st.rdev(), 0);
     let by_name = stat(&p("m")).expect("stat");
-    t.eq("stat by name: same dev, inode, size", (by_name.dev() == st.dev(), by_name.ino() == st.ino(), by_name.size()), (true, true, 3000));
+    t.eq(
+        "stat by name: same dev, inode, size",
+        (by_name.dev() == st.dev(), by_name.ino() == st.ino(), by_name.size()),
+        (true, true, 3000),
+    );
     let other = stat(&p("sub")).expect("stat");
-    t.eq("a file beside it: same dev, other inode", (other.dev() == st.dev(), other.ino() != st.ino()), (true, true));
+    t.eq(
+        "a file beside it: same dev, other inode",
+        (other.dev() == st.dev(), other.ino() != st.ino()),
+        (true, true),
+    );
     close(fd).expect("close");
     t.eq("access F_OK", fs::access(&p("m"), fs::F_OK), Ok(()));
     t.eq("access F_OK of a missing name", fs::access(&p("nothing"), fs::F_OK), Err(Errno::ENOENT));
@@ -352,14 +424,22 @@ fn special(t: &mut Report, p: &PathFn) {
     t.section("FIFOs and programs that are not");
     let fifo = p("sub/fifo");
     t.eq("stat of the FIFO", stat(&fifo).map(|s| (Octal(s.kind()), s.size())), Ok((Octal(S_IFIFO), 0)));
-    t.eq("open it O_WRONLY|O_NONBLOCK with no reader", open(&fifo, O_WRONLY | O_NONBLOCK, 0), Err(Errno::ENXIO));
+    t.eq(
+        "open it O_WRONLY|O_NONBLOCK with no reader",
+        open(&fifo, O_WRONLY | O_NONBLOCK, 0),
+        Err(Errno::ENXIO),
+    );
     let rd = open(&fifo, O_RDONLY | O_NONBLOCK, 0);
     t.ok_result("open it O_RDONLY|O_NONBLOCK", &rd);
     let wr = open(&fifo, O_WRONLY | O_NONBLOCK, 0);
     t.ok_result("then O_WRONLY|O_NONBLOCK", &wr);
     if let (Ok(rd), Ok(wr)) = (rd, wr) {
         let mut buf = [0u8; 8];
-        t.eq("write and read through it", (write(wr, b"fifo"), read(rd, &mut buf).map(|n| Bytes(&buf[..n]))), (Ok(4), Ok(Bytes(b"fifo"))));
+        t.eq(
+            "write and read through it",
+            (write(wr, b"fifo"), read(rd, &mut buf).map(|n| Bytes(&buf[..n]))),
+            (Ok(4), Ok(Bytes(b"fifo"))),
+        );
         close(rd).expect("close");
         close(wr).expect("close");
     }
@@ -371,7 +451,11 @@ fn special(t: &mut Report, p: &PathFn) {
     let nul = [core::ptr::null()];
     t.eq("execve of an executable text file", linux::process::execve(&text, &nul, &nul), Errno::ENOEXEC);
     fs::chmod(&text, 0o644).expect("chmod");
-    t.eq("execve of a file without execute permission", linux::process::execve(&text, &nul, &nul), Errno::EACCES);
+    t.eq(
+        "execve of a file without execute permission",
+        linux::process::execve(&text, &nul, &nul),
+        Errno::EACCES,
+    );
     t.eq("open of a directory for writing", open(&p("sub"), O_WRONLY, 0), Err(Errno::EISDIR));
 }
 

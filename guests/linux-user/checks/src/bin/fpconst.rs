@@ -34,10 +34,19 @@ fn main() -> i32 {
 
     show("pi (fldpi)", x87!("fldpi"));
     show("pi (4 atan 1, fpatan)", x87!("fld1", "fld1", "fpatan", "fimul dword ptr [{k} + 16]"));
-    show("e (f2xm1, fscale)", x87!(
-        "fldl2e", "fisub dword ptr [{k} + 4]", "f2xm1", "fiadd dword ptr [{k} + 4]",
-        "fild dword ptr [{k} + 4]", "fxch st(1)", "fscale", "fstp st(1)",
-    ));
+    show(
+        "e (f2xm1, fscale)",
+        x87!(
+            "fldl2e",
+            "fisub dword ptr [{k} + 4]",
+            "f2xm1",
+            "fiadd dword ptr [{k} + 4]",
+            "fild dword ptr [{k} + 4]",
+            "fxch st(1)",
+            "fscale",
+            "fstp st(1)",
+        ),
+    );
     show("log2 e (fldl2e)", x87!("fldl2e"));
     show("log2 10 (fldl2t)", x87!("fldl2t"));
     show("log10 2 (fldlg2)", x87!("fldlg2"));
@@ -47,7 +56,10 @@ fn main() -> i32 {
     show("log2 1.25 (fyl2xp1)", x87!("fld1", "fld1", "fidiv dword ptr [{k} + 16]", "fyl2xp1"));
     show("sqrt 2 (fsqrt)", x87!("fild dword ptr [{k} + 8]", "fsqrt"));
     show("sqrt 2 - 1 (f2xm1 of 1/2)", x87!("fld1", "fidiv dword ptr [{k} + 8]", "f2xm1"));
-    show("golden ratio", x87!("fild dword ptr [{k} + 20]", "fsqrt", "fiadd dword ptr [{k} + 4]", "fidiv dword ptr [{k} + 8]"));
+    show(
+        "golden ratio",
+        x87!("fild dword ptr [{k} + 20]", "fsqrt", "fiadd dword ptr [{k} + 4]", "fidiv dword ptr [{k} + 8]"),
+    );
     show("1/3", x87!("fld1", "fidiv dword ptr [{k} + 12]"));
     show("22/7", x87!("fild dword ptr [{k} + 32]", "fidiv dword ptr [{k} + 24]"));
     show("sin 1 (fsin)", x87!("fld1", "fsin"));

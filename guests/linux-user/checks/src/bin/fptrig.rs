@@ -24,7 +24,13 @@ fn main() -> i32 {
     show("sin 3 (fsin)", x87!("fild dword ptr [{k} + 12]", "fsin"));
     show("cos 3 (fcos)", x87!("fild dword ptr [{k} + 12]", "fcos"));
     show("pi rem 1 (fprem)", x87!("fld1", "fldpi", "fprem", "fstp st(1)"));
-    show("3 rem 2 (fprem)", x87!("fild dword ptr [{k} + 8]", "fild dword ptr [{k} + 12]", "fprem", "fstp st(1)"));
-    show("3 rem 2 (fprem1)", x87!("fild dword ptr [{k} + 8]", "fild dword ptr [{k} + 12]", "fprem1", "fstp st(1)"));
+    show(
+        "3 rem 2 (fprem)",
+        x87!("fild dword ptr [{k} + 8]", "fild dword ptr [{k} + 12]", "fprem", "fstp st(1)"),
+    );
+    show(
+        "3 rem 2 (fprem1)",
+        x87!("fild dword ptr [{k} + 8]", "fild dword ptr [{k} + 12]", "fprem1", "fstp st(1)"),
+    );
     0
 }

@@ -10,7 +10,9 @@
 #![no_main]
 
 use linux::check::{Hex, Report};
-use linux::fs::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, close, ftruncate, open, pipe, pread, unlink, write};
+use linux::fs::{
+    O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, close, ftruncate, open, pipe, pread, unlink, write,
+};
 use linux::io::{recv, send};
 use linux::mm::{
     self, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_MAYMOVE, PAGE_SIZE, PROT_EXEC, PROT_NONE,
@@ -223,7 +225,11 @@ fn across_fork(t: &mut Report) {
         (unsafe { COUNTER } + on_stack) as i32
     })
     .expect("fork");
-    t.eq("a child adding 1 to a static and a local: their sum there", wait_for(pid).map(|s| s.exit_code()), Ok(Some(32)));
+    t.eq(
+        "a child adding 1 to a static and a local: their sum there",
+        wait_for(pid).map(|s| s.exit_code()),
+        Ok(Some(32)),
+    );
     // SAFETY: single-threaded.
     t.eq("here, unchanged", (unsafe { COUNTER }, on_stack), (10, 20));
     for fd in [to_child_rd, to_child_wr, to_parent_rd, to_parent_wr] {
@@ -250,9 +256,21 @@ fn program_break(t: &mut Report) {
         t.ok("and keeps what is written", holds(start, 3, 9));
         t.eq("brk(start + 100): the break is where asked", mm::brk(start + 100).wrapping_sub(start), 100);
         t.eq("the rest of that page is still there", probe::read(start + PAGE - 4).is_ok(), true);
-        t.eq("the pages past it are gone", probe::read(start + PAGE).map(|_| 0), segv(SEGV_MAPERR, start + PAGE));
-        t.eq("brk(start + 2 pages) again: zero-filled", (mm::brk(start + 2 * PAGE).wrapping_sub(start), is_zero(start + PAGE, 1)), (2 * PAGE, true));
-        t.eq("brk below where it started: refused, the break stays", mm::brk(start - 64 * PAGE).wrapping_sub(start), 2 * PAGE);
+        t.eq(
+            "the pages past it are gone",
+            probe::read(start + PAGE).map(|_| 0),
+            segv(SEGV_MAPERR, start + PAGE),
+        );
+        t.eq(
+            "brk(start + 2 pages) again: zero-filled",
+            (mm::brk(start + 2 * PAGE).wrapping_sub(start), is_zero(start + PAGE, 1)),
+            (2 * PAGE, true),
+        );
+        t.eq(
+            "brk below where it started: refused, the break stays",
+            mm::brk(start - 64 * PAGE).wrapping_sub(start),
+            2 * PAGE,
+        );
         t.eq("brk back to the start", mm::brk(start).wrapping_sub(start), 0);
     }
 }
@@ -289,19 +307,36 @@ fn file_backed(t: &mut Report, path: &CBuf) {
         Err((SIGBUS, linux::signal::BUS_ADRERR, true)),
     );
     // SAFETY: the shared mapping's page 1 is ours to write.
-    unsafe { probe::write(shared + PAGE + 8, u32::from_le_bytes(*b"MMAP")) }.expect("write through the mapping");
+    unsafe { probe::write(shared + PAGE + 8, u32::from_le_bytes(*b"MMAP")) }
+        .expect("write through the mapping");
     let mut buf = [0u8; 4];
-    t.eq("pread sees a write through the shared mapping", pread(fd, &mut buf, u64::from(PAGE + 8)).map(|_| Bytes(&buf)), Ok(Bytes(b"MMAP")));
+    t.eq(
+        "pread sees a write through the shared mapping",
+        pread(fd, &mut buf, u64::from(PAGE + 8)).map(|_| Bytes(&buf)),
+        Ok(Bytes(b"MMAP")),
+    );
     t.ok_result("msync", &mm::msync(shared, 4 * PAGE, mm::MS_SYNC));
 
     let private = mmap(0, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0).expect("mmap private");
-    t.eq("a private mapping shows the shared write", probe::read(private + PAGE + 8).map(|w| Bytes(&w.to_le_bytes()) == Bytes(b"MMAP")), Ok(true));
+    t.eq(
+        "a private mapping shows the shared write",
+        probe::read(private + PAGE + 8).map(|w| Bytes(&w.to_le_bytes()) == Bytes(b"MMAP")),
+        Ok(true),
+    );
     // SAFETY: the private mapping's page 0 is ours.
     unsafe { probe::write(private, u32::from_le_bytes(*b"PRIV")) }.expect("write private");
-    t.eq("a private write is not in the file", pread(fd, &mut buf, 0).map(|_| buf[0] == file_byte(0, 0)), Ok(true));
+    t.eq(
+        "a private write is not in the file",
+        pread(fd, &mut buf, 0).map(|_| buf[0] == file_byte(0, 0)),
+        Ok(true),
+    );
     t.eq("nor in the shared mapping", byte(shared), Ok(file_byte(0, 0)));
     write_at(fd, 2 * PAGE, b"late");
-    t.eq("a later write() shows in the private mapping's untouched page", probe::read(private + 2 * PAGE).map(|w| w.to_le_bytes()), Ok(*b"late"));
+    t.eq(
+        "a later write() shows in the private mapping's untouched page",
+        probe::read(private + 2 * PAGE).map(|w| w.to_le_bytes()),
+        Ok(*b"late"),
+    );
     t.eq("and in the shared one", probe::read(shared + 2 * PAGE).map(|w| w.to_le_bytes()), Ok(*b"late"));
 
     let offset = mmap(0, PAGE, PROT_READ, MAP_SHARED, fd, PAGE).expect("mmap at an offset");
@@ -320,7 +355,11 @@ fn file_backed(t: &mut Report, path: &CBuf) {
     close(fd).expect("close");
 
     let ro = open(path, O_RDONLY, 0).expect("open");
-    t.eq("MAP_SHARED|PROT_WRITE of a read-only descriptor", mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0).map(drop), Err(Errno::EACCES));
+    t.eq(
+        "MAP_SHARED|PROT_WRITE of a read-only descriptor",
+        mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0).map(drop),
+        Err(Errno::EACCES),
+    );
     let p = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, 0);
     t.ok_result("MAP_PRIVATE|PROT_WRITE of it", &p);
     // SAFETY: unused after.
@@ -329,7 +368,11 @@ fn file_backed(t: &mut Report, path: &CBuf) {
     }
     close(ro).expect("close");
     let wo = open(path, O_WRONLY, 0).expect("open");
-    t.eq("mmap of a write-only descriptor", mmap(0, PAGE, PROT_WRITE, MAP_SHARED, wo, 0).map(drop), Err(Errno::EACCES));
+    t.eq(
+        "mmap of a write-only descriptor",
+        mmap(0, PAGE, PROT_WRITE, MAP_SHARED, wo, 0).map(drop),
+        Err(Errno::EACCES),
+    );
     close(wo).expect("close");
     unlink(path).expect("unlink");
 }
@@ -363,7 +406,8 @@ fn emit(at: u32, value: u32) {
 
 fn runtime_code(t: &mut Report) {
     t.section("code written at run time");
-    let page = mmap(0, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).expect("mmap");
+    let page =
+        mmap(0, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).expect("mmap");
     emit(page, 42);
     // SAFETY: the page holds `mov $42, %eax; ret`.
     t.eq("call the code just written", unsafe { probe::call(page) }, Ok(42));

@@ -14,8 +14,8 @@
 
 use linux::check::{Octal, Report};
 use linux::fs::{
-    self, F_GETFL, F_SETFL, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT, PollFd, S_IFIFO, bytes_ready, close,
-    dup2, fcntl, fstat, pipe, poll, read, write,
+    self, F_GETFL, F_SETFL, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT, PollFd, S_IFIFO, bytes_ready,
+    close, dup2, fcntl, fstat, pipe, poll, read, write,
 };
 use linux::io::{recv, send};
 use linux::process::{fork_child, getpid, wait_for};
@@ -140,7 +140,11 @@ fn broken(t: &mut Report) {
         0
     })
     .expect("fork");
-    t.eq("a child writing with the default SIGPIPE action", wait_for(pid).map(|s| linux::cbuf!("{s}")), Ok(linux::cbuf!("killed by SIGPIPE")));
+    t.eq(
+        "a child writing with the default SIGPIPE action",
+        wait_for(pid).map(|s| linux::cbuf!("{s}")),
+        Ok(linux::cbuf!("killed by SIGPIPE")),
+    );
     signal::signal(SIGPIPE, Handler::Ignore).expect("ignore SIGPIPE");
     t.eq("with SIGPIPE ignored, write", write(wr, b"x"), Err(Errno::EPIPE));
     signal::signal(SIGPIPE, Handler::Info(on_sigpipe)).expect("catch SIGPIPE");
@@ -229,7 +233,11 @@ fn between_processes(t: &mut Report) {
     while let Ok(n @ 1..) = read(rd, &mut buf[len..]) {
         len += n;
     }
-    t.eq("what the parent read from it", Bytes(&buf[..len]), Bytes(b"a line through the child's stdout\nand another\n"));
+    t.eq(
+        "what the parent read from it",
+        Bytes(&buf[..len]),
+        Bytes(b"a line through the child's stdout\nand another\n"),
+    );
     t.eq("the child", wait_for(pid).map(|s| linux::cbuf!("{s}")), Ok(linux::cbuf!("exited 0")));
     close(rd).expect("close");
 }

@@ -94,7 +94,10 @@ fn self_stat(t: &mut Report) {
     t.same("field 5, pgrp", stat_num(line, 5), Some(i64::from(getpgrp())));
     t.same("field 6, session", stat_num(line, 6), getsid(0).ok().map(i64::from));
     t.eq("field 20, num_threads", stat_num(line, 20), Some(1));
-    t.ok("fields 1 to 41 are there and numbers after comm and state", (4..=41).all(|n| stat_num(line, n).is_some()));
+    t.ok(
+        "fields 1 to 41 are there and numbers after comm and state",
+        (4..=41).all(|n| stat_num(line, n).is_some()),
+    );
 
     let vsize = || stat_num(Text::read(c"/proc/self/stat").bytes(), 23).unwrap_or(0);
     let before = vsize();
@@ -120,7 +123,9 @@ fn self_status(t: &mut Report) {
     t.same("Tgid", value(b"Tgid:"), Some(i64::from(getpid())));
     t.same("PPid", value(b"PPid:"), Some(i64::from(getppid())));
     t.eq("Threads", value(b"Threads:"), Some(1));
-    let uid = status.line(b"Uid:").map(|l| l[4..].split(|&b| b == b'\t').filter_map(num).filter(|&u| u == i64::from(getuid())).count());
+    let uid = status
+        .line(b"Uid:")
+        .map(|l| l[4..].split(|&b| b == b'\t').filter_map(num).filter(|&u| u == i64::from(getuid())).count());
     t.eq("Uid: real, effective, saved and fs uid are getuid", uid, Some(4));
 }
 
@@ -148,7 +153,11 @@ fn self_links(t: &mut Report) {
     let cmdline = Text::read(c"/proc/self/cmdline");
     let args = cmdline.bytes().split(|&b| b == 0).filter(|a| !a.is_empty()).count();
     t.eq("cmdline: NUL-separated arguments", args, linux::argc());
-    t.eq("/proc/self is a link to our pid", link(c"/proc/self").map(|l| l == cbuf!("{}", getpid())), Some(true));
+    t.eq(
+        "/proc/self is a link to our pid",
+        link(c"/proc/self").map(|l| l == cbuf!("{}", getpid())),
+        Some(true),
+    );
 }
 
 /// The lines of /proc/self/maps that cover `[base, base + len)`, clipped to it, as
@@ -165,7 +174,10 @@ fn maps_of(base: u32, len: u32) -> CBuf {
             continue;
         }
         let (s, e) = (start.max(base) - base, end.min(base + len) - base);
-        let _ = core::fmt::Write::write_fmt(&mut out, format_args!("+{}-+{} {} ", s / PAGE_SIZE, e / PAGE_SIZE, Bytes(perms)));
+        let _ = core::fmt::Write::write_fmt(
+            &mut out,
+            format_args!("+{}-+{} {} ", s / PAGE_SIZE, e / PAGE_SIZE, Bytes(perms)),
+        );
     }
     out.finish()
 }
@@ -184,14 +196,19 @@ fn maps(t: &mut Report) {
     t.eq("a 3-page read-write mapping", maps_of(m, 3 * PAGE_SIZE), cbuf!("+0-+3 rw-p "));
     // SAFETY: ours; nothing is written to the middle page after.
     unsafe { mprotect(m + PAGE_SIZE, PAGE_SIZE, PROT_READ) }.expect("mprotect");
-    t.eq("its middle page made read-only", maps_of(m, 3 * PAGE_SIZE), cbuf!("+0-+1 rw-p +1-+2 r--p +2-+3 rw-p "));
+    t.eq(
+        "its middle page made read-only",
+        maps_of(m, 3 * PAGE_SIZE),
+        cbuf!("+0-+1 rw-p +1-+2 r--p +2-+3 rw-p "),
+    );
     // SAFETY: ours, unused after.
     unsafe { munmap(m + 2 * PAGE_SIZE, PAGE_SIZE) }.expect("munmap");
     t.eq("its last page unmapped", maps_of(m, 3 * PAGE_SIZE), cbuf!("+0-+1 rw-p +1-+2 r--p "));
     // SAFETY: ours, unused after.
     unsafe { munmap(m, 2 * PAGE_SIZE) }.expect("munmap");
     t.eq("all of it unmapped", maps_of(m, 3 * PAGE_SIZE), cbuf!(""));
-    let shared = mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, mm::MAP_SHARED | mm::MAP_ANONYMOUS, -1, 0).expect("mmap");
+    let shared =
+        mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, mm::MAP_SHARED | mm::MAP_ANONYMOUS, -1, 0).expect("mmap");
     t.eq("a shared mapping", maps_of(shared, PAGE_SIZE), cbuf!("+0-+1 rw-s "));
     // SAFETY: ours, unused after.
     unsafe { munmap(shared, PAGE_SIZE) }.expect("munmap");
@@ -207,21 +224,28 @@ fn maps(t: &mut Report) {
         };
         (Bytes(f[1]), Bytes(f[2]), f[5].ends_with(b"/procfs"))
     });
-    t.eq("our program mapped read-only: (perms, offset, path ends with /procfs)", shape, Some((Bytes(b"r--p"), Bytes(b"00000000"), true)));
+    t.eq(
+        "our program mapped read-only: (perms, offset, path ends with /procfs)",
+        shape,
+        Some((Bytes(b"r--p"), Bytes(b"00000000"), true)),
+    );
     // SAFETY: ours, unused after.
     unsafe { munmap(file, PAGE_SIZE) }.expect("munmap");
     close(exe).expect("close");
 
-    let text = maps.lines().any(|l| l.split(|&b| b == b' ').nth(1) == Some(b"r-xp") && l.ends_with(b"/procfs"));
+    let text =
+        maps.lines().any(|l| l.split(|&b| b == b' ').nth(1) == Some(b"r-xp") && l.ends_with(b"/procfs"));
     t.ok("a r-xp line for our program's code", text);
-    let stack = maps.lines().any(|l| l.ends_with(b"[stack]") && l.split(|&b| b == b' ').nth(1) == Some(b"rw-p"));
+    let stack =
+        maps.lines().any(|l| l.ends_with(b"[stack]") && l.split(|&b| b == b' ').nth(1) == Some(b"rw-p"));
     t.ok("a rw-p [stack] line", stack);
     // SAFETY: growing the break adds memory no one uses yet; it is given back after.
     let heap = unsafe {
         let start = mm::brk(0);
         mm::brk(start + 2 * PAGE_SIZE);
         let maps = Text::read(c"/proc/self/maps");
-        let heap = maps.lines().any(|l| l.ends_with(b"[heap]") && l.split(|&b| b == b' ').nth(1) == Some(b"rw-p"));
+        let heap =
+            maps.lines().any(|l| l.ends_with(b"[heap]") && l.split(|&b| b == b' ').nth(1) == Some(b"rw-p"));
         mm::brk(start);
         heap
     };
@@ -258,7 +282,11 @@ fn others(t: &mut Report) {
     t.eq("a child blocked in read", state.map(|s| s as char), Some('S'));
     let stat = Text::read(&cbuf!("/proc/{pid}/stat"));
     t.same("its ppid field is us", stat_num(stat.bytes(), 4), Some(i64::from(getpid())));
-    t.eq("its comm (a forked child keeps ours)", stat_field(stat.bytes(), 2).map(Bytes), Some(Bytes(b"(procfs)")));
+    t.eq(
+        "its comm (a forked child keeps ours)",
+        stat_field(stat.bytes(), 2).map(Bytes),
+        Some(Bytes(b"(procfs)")),
+    );
     kill(pid, SIGSTOP).expect("kill");
     wait4(pid, process::WUNTRACED).expect("wait4");
     t.eq("stopped", state_of(pid).map(|s| s as char), Some('T'));
@@ -276,7 +304,8 @@ fn system(t: &mut Report) {
     let meminfo = Text::read(c"/proc/meminfo");
     for key in [&b"MemTotal:"[..], b"MemFree:", b"Buffers:", b"Cached:", b"SwapTotal:"] {
         let line = meminfo.line(key);
-        let ok = line.is_some_and(|l| l.ends_with(b" kB") && num(l[key.len()..l.len() - 3].trim_ascii()).is_some());
+        let ok = line
+            .is_some_and(|l| l.ends_with(b" kB") && num(l[key.len()..l.len() - 3].trim_ascii()).is_some());
         t.ok(format_args!("meminfo has '{} N kB'", Bytes(key)), ok);
     }
     let stat = Text::read(c"/proc/stat");
@@ -289,10 +318,16 @@ fn system(t: &mut Report) {
         let mut parts = f.split(|&b| b == b'.');
         matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if num(a).is_some() && b.len() == 2 && num(b).is_some())
     });
-    t.ok("/proc/uptime is two numbers with 2 decimals", shape && uptime.bytes().split(|&b| b == b' ').count() == 2);
+    t.ok(
+        "/proc/uptime is two numbers with 2 decimals",
+        shape && uptime.bytes().split(|&b| b == b' ').count() == 2,
+    );
     let loadavg = Text::read(c"/proc/loadavg");
     t.eq("/proc/loadavg: fields", loadavg.bytes().trim_ascii().split(|&b| b == b' ').count(), 5);
-    t.ok("/proc/version starts with 'Linux version '", Text::read(c"/proc/version").bytes().starts_with(b"Linux version "));
+    t.ok(
+        "/proc/version starts with 'Linux version '",
+        Text::read(c"/proc/version").bytes().starts_with(b"Linux version "),
+    );
     t.eq("/proc/sys/kernel/ostype", Bytes(Text::read(c"/proc/sys/kernel/ostype").bytes()), Bytes(b"Linux\n"));
     let mounts = Text::read(c"/proc/mounts");
     t.ok("/proc/mounts has 'proc /proc proc '", mounts.lines().any(|l| l.starts_with(b"proc /proc proc ")));
@@ -304,5 +339,9 @@ fn system(t: &mut Report) {
     let uname = process::uname().expect("uname");
     t.eq("uname: sysname", Bytes(uname.sysname()), Bytes(b"Linux"));
     let version = Text::read(c"/proc/sys/kernel/osrelease");
-    t.same("uname: release is /proc/sys/kernel/osrelease", Bytes(uname.release()), Bytes(version.bytes().trim_ascii()));
+    t.same(
+        "uname: release is /proc/sys/kernel/osrelease",
+        Bytes(uname.release()),
+        Bytes(version.bytes().trim_ascii()),
+    );
 }

@@ -59,7 +59,11 @@ fn exit_codes(t: &mut Report) {
     t.section("exit codes");
     for code in [0, 1, 42, 127, 255, 256, 0x1234] {
         let pid = fork_child(|| code).expect("fork");
-        t.eq(format_args!("child returning {code:#x} from main"), wait_for(pid).map(|s| s.text()), Ok(exited(code as u32 & 0xff)));
+        t.eq(
+            format_args!("child returning {code:#x} from main"),
+            wait_for(pid).map(|s| s.text()),
+            Ok(exited(code as u32 & 0xff)),
+        );
     }
     let pid = fork_child(|| process::exit(7)).expect("fork");
     t.eq("child calling exit(7)", wait_for(pid).map(|s| s.text()), Ok(exited(7)));
@@ -70,7 +74,11 @@ fn exit_codes(t: &mut Report) {
             99
         })
         .expect("fork");
-        t.eq(format_args!("child raising {}", signal::signal_name(sig)), wait_for(pid).map(|s| s.text()), Ok(killed(sig)));
+        t.eq(
+            format_args!("child raising {}", signal::signal_name(sig)),
+            wait_for(pid).map(|s| s.text()),
+            Ok(killed(sig)),
+        );
     }
 }
 
@@ -135,7 +143,11 @@ fn wait_options(t: &mut Report) {
     t.eq("wait4 for a pid that is not a child", wait4(1, WNOHANG).map(|(p, _)| p), Err(Errno::ECHILD));
     close(wr).expect("close");
     let got = waitpid(pid, 0);
-    t.eq("waitpid after the pipe closed (read 0, exit 3)", got.map(|(p, s)| (p == pid, s.text())), Ok((true, exited(3))));
+    t.eq(
+        "waitpid after the pipe closed (read 0, exit 3)",
+        got.map(|(p, s)| (p == pid, s.text())),
+        Ok((true, exited(3))),
+    );
     t.eq("wait4 again for the reaped child", wait4(pid, 0).map(|(p, _)| p), Err(Errno::ECHILD));
 
     // Two children, waited for in the other order than they were made.
@@ -145,7 +157,11 @@ fn wait_options(t: &mut Report) {
     t.eq("then the first", wait_for(a).map(|s| s.text()), Ok(exited(10)));
 
     // Three children, waited for with -1: each one once.
-    let kids = [fork_child(|| 31).expect("fork"), fork_child(|| 32).expect("fork"), fork_child(|| 33).expect("fork")];
+    let kids = [
+        fork_child(|| 31).expect("fork"),
+        fork_child(|| 32).expect("fork"),
+        fork_child(|| 33).expect("fork"),
+    ];
     let mut codes = [0u32; 3];
     for slot in codes.iter_mut() {
         if let Ok((p, s)) = wait4(-1, 0) {
@@ -235,7 +251,11 @@ fn stop_and_continue(t: &mut Report) {
     close(rd).expect("close");
     t.eq("kill SIGSTOP", kill(pid, signal::SIGSTOP), Ok(()));
     t.eq("wait4 WUNTRACED", wait4(pid, WUNTRACED).map(|(_, s)| s.text()), Ok(cbuf!("stopped by SIGSTOP")));
-    t.eq("wait4 WUNTRACED|WNOHANG again (reported once)", wait4(pid, WUNTRACED | WNOHANG).map(|(p, _)| p), Ok(0));
+    t.eq(
+        "wait4 WUNTRACED|WNOHANG again (reported once)",
+        wait4(pid, WUNTRACED | WNOHANG).map(|(p, _)| p),
+        Ok(0),
+    );
     t.eq("kill SIGCONT", kill(pid, signal::SIGCONT), Ok(()));
     t.eq("wait4 WCONTINUED", wait4(pid, WCONTINUED).map(|(_, s)| s.text()), Ok(cbuf!("continued")));
     t.eq("kill SIGTERM", kill(pid, SIGTERM), Ok(()));
@@ -247,8 +267,16 @@ extern "C" fn on_usr1(_: i32) {}
 
 fn exec(t: &mut Report) {
     t.section("execve");
-    t.eq("execve of a path that does not exist", process::execve(c"/nonexistent/program", &[core::ptr::null()], &[core::ptr::null()]), Errno::ENOENT);
-    t.eq("execve of a directory", process::execve(c"/", &[core::ptr::null()], &[core::ptr::null()]), Errno::EACCES);
+    t.eq(
+        "execve of a path that does not exist",
+        process::execve(c"/nonexistent/program", &[core::ptr::null()], &[core::ptr::null()]),
+        Errno::ENOENT,
+    );
+    t.eq(
+        "execve of a directory",
+        process::execve(c"/", &[core::ptr::null()], &[core::ptr::null()]),
+        Errno::EACCES,
+    );
 
     let [rd, wr] = pipe().expect("pipe");
     let [cloexec_rd, cloexec_wr] = pipe().expect("pipe");
@@ -263,7 +291,8 @@ fn exec(t: &mut Report) {
         let _ = sigprocmask(SIG_SETMASK, SigSet::of(&[SIGTERM]));
         let me = getpid();
         let (a0, a2, a3, a4) = (c"procs-renamed", cbuf!("{wr}"), cbuf!("{cloexec_wr}"), cbuf!("{me}"));
-        let argv = [a0.as_ptr(), c"exec-child".as_ptr(), a2.as_ptr(), a3.as_ptr(), a4.as_ptr(), core::ptr::null()];
+        let argv =
+            [a0.as_ptr(), c"exec-child".as_ptr(), a2.as_ptr(), a3.as_ptr(), a4.as_ptr(), core::ptr::null()];
         let envp = [c"GREETING=hello from the parent".as_ptr(), c"EMPTY=".as_ptr(), core::ptr::null()];
         let err = process::execve(c"/proc/self/exe", &argv, &envp);
         linux::println!("execve /proc/self/exe failed: {err}");
@@ -277,7 +306,11 @@ fn exec(t: &mut Report) {
     let got = recv(rd, &mut words);
     t.eq("words from the exec'd child", got, Ok(2));
     t.same("its getppid is still the parent", words[0] as i32, parent);
-    t.eq("the close-on-exec pipe's write end was closed by exec (read gets EOF)", fs::read(cloexec_rd, &mut [0u8; 4]), Ok(0));
+    t.eq(
+        "the close-on-exec pipe's write end was closed by exec (read gets EOF)",
+        fs::read(cloexec_rd, &mut [0u8; 4]),
+        Ok(0),
+    );
     t.eq("exec'd child", wait_for(pid).map(|s| s.text()), Ok(exited(0)));
     close(rd).expect("close");
     close(cloexec_rd).expect("close");
@@ -287,7 +320,9 @@ fn exec(t: &mut Report) {
 /// was given and what it kept.
 fn exec_child() -> i32 {
     let mut t = Report::new();
-    let num = |i| arg(i).and_then(|a| core::str::from_utf8(a).ok()).and_then(|s| s.parse::<i32>().ok()).unwrap_or(-1);
+    let num = |i| {
+        arg(i).and_then(|a| core::str::from_utf8(a).ok()).and_then(|s| s.parse::<i32>().ok()).unwrap_or(-1)
+    };
     let (wfd, cloexec_fd, pid_before) = (num(2), num(3), num(4));
     t.eq("exec'd: argc", linux::argc(), 5);
     t.eq("exec'd: argv[0] as given", arg(0).map(Bytes), Some(Bytes(b"procs-renamed")));
@@ -299,8 +334,16 @@ fn exec_child() -> i32 {
     t.same("exec'd: getpid is the pid before exec", getpid(), pid_before);
     t.eq("exec'd: the inherited pipe is open", fcntl(wfd, F_GETFD, 0), Ok(0));
     t.eq("exec'd: the close-on-exec descriptor is closed", fcntl(cloexec_fd, F_GETFD, 0), Err(Errno::EBADF));
-    t.eq("exec'd: SIGUSR1 (was caught) is back to default", signal::get_action(SIGUSR1).map(|a| a.handler), Ok(0));
-    t.eq("exec'd: SIGUSR2 (was ignored) is still ignored", signal::get_action(SIGUSR2).map(|a| a.handler), Ok(1));
+    t.eq(
+        "exec'd: SIGUSR1 (was caught) is back to default",
+        signal::get_action(SIGUSR1).map(|a| a.handler),
+        Ok(0),
+    );
+    t.eq(
+        "exec'd: SIGUSR2 (was ignored) is still ignored",
+        signal::get_action(SIGUSR2).map(|a| a.handler),
+        Ok(1),
+    );
     t.eq("exec'd: the blocked mask is kept", signal::blocked(), SigSet::of(&[SIGTERM]));
     t.eq("exec'd: AT_PAGESZ", linux::auxv(linux::start::AT_PAGESZ), Some(4096));
     let ppid = getppid() as u32;

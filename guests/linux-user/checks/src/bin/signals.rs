@@ -22,9 +22,9 @@ use linux::jmp::{JmpBuf, catch, escape};
 use linux::mm::{self, PROT_READ};
 use linux::process::{self, fork_child, getpid, getppid, getuid, kill, wait_for, wait4};
 use linux::signal::{
-    self, Handler, Reg, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK,
-    SIGALRM, SIGCHLD, SIGFPE, SIGILL, SIGKILL, SIGRTMIN, SIGSEGV, SIGSTOP, SIGTERM, SIGTRAP, SIGUSR1, SIGUSR2,
-    SigInfo, SigName, SigSet, UContext, sigaction, sigpending, sigprocmask,
+    self, Handler, Reg, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SIG_BLOCK, SIG_SETMASK,
+    SIG_UNBLOCK, SIGALRM, SIGCHLD, SIGFPE, SIGILL, SIGKILL, SIGRTMIN, SIGSEGV, SIGSTOP, SIGTERM, SIGTRAP,
+    SIGUSR1, SIGUSR2, SigInfo, SigName, SigSet, UContext, sigaction, sigpending, sigprocmask,
 };
 use linux::time::{CLOCK_MONOTONIC, clock_gettime, nanosleep};
 use linux::{Errno, cbuf};
@@ -113,20 +113,32 @@ fn dispositions(t: &mut Report) {
     t.eq("get_action: the handler is ours", now.map(|a| a.handler == plain as *const () as u32), Ok(true));
     sigaction(SIGUSR2, Handler::Info(info), SA_RESTART, SigSet::of(&[SIGTERM])).expect("sigaction");
     let now = signal::get_action(SIGUSR2);
-    t.eq("get_action: flags (SA_SIGINFO|SA_RESTART)", now.map(|a| Hex(a.flags)), Ok(Hex(signal::SA_SIGINFO | SA_RESTART)));
+    t.eq(
+        "get_action: flags (SA_SIGINFO|SA_RESTART)",
+        now.map(|a| Hex(a.flags)),
+        Ok(Hex(signal::SA_SIGINFO | SA_RESTART)),
+    );
     t.eq("get_action: sa_mask", now.map(|a| a.mask), Ok(SigSet::of(&[SIGTERM])));
     t.eq("sigaction on SIGKILL", signal::signal(SIGKILL, Handler::Ignore).map(drop), Err(Errno::EINVAL));
-    t.eq("sigaction on SIGSTOP", signal::signal(SIGSTOP, Handler::Plain(plain)).map(drop), Err(Errno::EINVAL));
+    t.eq(
+        "sigaction on SIGSTOP",
+        signal::signal(SIGSTOP, Handler::Plain(plain)).map(drop),
+        Err(Errno::EINVAL),
+    );
     t.eq("sigaction on signal 0", signal::signal(0, Handler::Ignore).map(drop), Err(Errno::EINVAL));
     t.eq("sigaction on signal 65", signal::signal(65, Handler::Ignore).map(drop), Err(Errno::EINVAL));
     t.eq("kill with signal 65", kill(getpid(), 65), Err(Errno::EINVAL));
     t.eq("kill(getpid(), 0)", kill(getpid(), 0), Ok(()));
-    t.eq("blocking SIGKILL and SIGSTOP is ignored", {
-        let _ = sigprocmask(SIG_BLOCK, SigSet::of(&[SIGKILL, SIGSTOP, SIGUSR1]));
-        let b = signal::blocked();
-        let _ = sigprocmask(SIG_SETMASK, SigSet::empty());
-        b
-    }, SigSet::of(&[SIGUSR1]));
+    t.eq(
+        "blocking SIGKILL and SIGSTOP is ignored",
+        {
+            let _ = sigprocmask(SIG_BLOCK, SigSet::of(&[SIGKILL, SIGSTOP, SIGUSR1]));
+            let b = signal::blocked();
+            let _ = sigprocmask(SIG_SETMASK, SigSet::empty());
+            b
+        },
+        SigSet::of(&[SIGUSR1]),
+    );
 }
 
 fn delivery(t: &mut Report) {
@@ -144,7 +156,11 @@ fn delivery(t: &mut Report) {
     t.eq("si_code (SI_USER)", SEEN.code.load(Relaxed) as i32, signal::SI_USER);
     t.same("si_pid is ours", SEEN.pid.load(Relaxed) as i32, getpid());
     t.same("si_uid is ours", SEEN.uid.load(Relaxed), getuid());
-    t.eq("blocked inside: the signal and sa_mask", Hex(SEEN.blocked_lo.load(Relaxed)), lo(&[SIGUSR2, SIGTERM]));
+    t.eq(
+        "blocked inside: the signal and sa_mask",
+        Hex(SEEN.blocked_lo.load(Relaxed)),
+        lo(&[SIGUSR2, SIGTERM]),
+    );
     t.eq("uc_sigmask: the mask before", Hex(SEEN.uc_mask_lo.load(Relaxed)), Hex(0));
 
     reset();
@@ -190,7 +206,11 @@ fn masks(t: &mut Report) {
     t.eq("pending", sigpending(), SigSet::of(&[SIGUSR1, SIGTERM]));
     sigprocmask(SIG_SETMASK, SigSet::empty()).expect("unblock");
     let order = SEEN.order.load(Relaxed);
-    t.eq("delivered in the order", (SigName(order >> 8), SigName(order & 0xff)), (SigName(SIGUSR1), SigName(SIGTERM)));
+    t.eq(
+        "delivered in the order",
+        (SigName(order >> 8), SigName(order & 0xff)),
+        (SigName(SIGUSR1), SigName(SIGTERM)),
+    );
     signal::signal(SIGTERM, Handler::Default).expect("sigaction");
     sigaction(SIGUSR1, Handler::Plain(plain), 0, SigSet::empty()).expect("sigaction");
 
@@ -270,7 +290,11 @@ fn children(t: &mut Report) {
     })
     .expect("fork");
     signal::sigsuspend(SigSet::empty());
-    t.eq("SIGCHLD for a child killed by SIGTERM: si_code (CLD_KILLED)", CHLD.code.load(Relaxed) as i32, signal::CLD_KILLED);
+    t.eq(
+        "SIGCHLD for a child killed by SIGTERM: si_code (CLD_KILLED)",
+        CHLD.code.load(Relaxed) as i32,
+        signal::CLD_KILLED,
+    );
     t.eq("si_status", SigName(CHLD.addr.load(Relaxed)), SigName(SIGTERM));
     t.eq("reaped", wait_for(pid).map(|s| s.term_signal()), Ok(Some(SIGTERM)));
     sigprocmask(SIG_SETMASK, SigSet::empty()).expect("unblock");
@@ -278,7 +302,11 @@ fn children(t: &mut Report) {
     // Ignored SIGCHLD: children are reaped by the kernel, and wait finds none.
     signal::signal(SIGCHLD, Handler::Ignore).expect("sigaction");
     let pid = fork_child(|| 0).expect("fork");
-    t.eq("with SIGCHLD ignored, wait4 for an exited child", wait4(pid, 0).map(|(p, _)| p), Err(Errno::ECHILD));
+    t.eq(
+        "with SIGCHLD ignored, wait4 for an exited child",
+        wait4(pid, 0).map(|(p, _)| p),
+        Err(Errno::ECHILD),
+    );
     signal::signal(SIGCHLD, Handler::Default).expect("sigaction");
 
     // kill to a child that catches the signal and exits from the handler.
@@ -296,7 +324,11 @@ fn children(t: &mut Report) {
     let mut ready = [0u32];
     t.eq("the child is ready", recv(rd, &mut ready), Ok(1));
     t.eq("kill(child, SIGUSR1)", kill(pid, SIGUSR1), Ok(()));
-    t.eq("it exits from its handler, having seen our pid (10)", wait_for(pid).map(|s| s.exit_code()), Ok(Some(10)));
+    t.eq(
+        "it exits from its handler, having seen our pid (10)",
+        wait_for(pid).map(|s| s.exit_code()),
+        Ok(Some(10)),
+    );
     close(rd).expect("close");
     close(wr).expect("close");
 }
@@ -433,7 +465,15 @@ static JMP: JmpBuf = JmpBuf::new();
 extern "C" fn on_fault(sig: i32, si: *mut SigInfo, uc: *mut UContext) {
     // SAFETY: the kernel passes valid siginfo and ucontext pointers.
     let (si, uc) = unsafe { (&*si, &*uc) };
-    let vals = [sig as u32, si.code() as u32, si.addr(), uc.reg(Reg::Trapno), uc.reg(Reg::Err) & 7, uc.reg(Reg::Cr2), uc.reg(Reg::Eip)];
+    let vals = [
+        sig as u32,
+        si.code() as u32,
+        si.addr(),
+        uc.reg(Reg::Trapno),
+        uc.reg(Reg::Err) & 7,
+        uc.reg(Reg::Cr2),
+        uc.reg(Reg::Eip),
+    ];
     for (slot, v) in FAULT.iter().zip(vals) {
         slot.store(v, Relaxed);
     }
@@ -472,7 +512,13 @@ extern "C" fn divide_by(divisor: u32) {
 /// Run `f(arg)` expecting a fault; print what the handler saw: (signal, si_code,
 /// si_addr, trapno), the address only if `want_addr` is given (where the instruction
 /// is depends on the compiler). Returns the address.
-fn fault(t: &mut Report, what: &str, f: extern "C" fn(u32), arg: u32, want: (u32, i32, Option<u32>, u32)) -> u32 {
+fn fault(
+    t: &mut Report,
+    what: &str,
+    f: extern "C" fn(u32),
+    arg: u32,
+    want: (u32, i32, Option<u32>, u32),
+) -> u32 {
     for slot in &FAULT {
         slot.store(0, Relaxed);
     }
@@ -485,7 +531,11 @@ fn fault(t: &mut Report, what: &str, f: extern "C" fn(u32), arg: u32, want: (u32
         (SigName(v[0]), v[1] as i32, addr, v[3]),
         (SigName(want.0), want.1, want.2.map(Hex), want.3),
     );
-    t.eq(format_args!("{what}: blocked after escaping (the signal, sa_mask)"), signal::blocked(), SigSet::of(&[want.0, signal::SIGBUS]));
+    t.eq(
+        format_args!("{what}: blocked after escaping (the signal, sa_mask)"),
+        signal::blocked(),
+        SigSet::of(&[want.0, signal::SIGBUS]),
+    );
     sigprocmask(SIG_SETMASK, SigSet::empty()).expect("unblock");
     v[2]
 }
@@ -506,11 +556,16 @@ fn faults(t: &mut Report) {
     let ro = mm::mmap(0, 4096, PROT_READ, mm::MAP_PRIVATE | mm::MAP_ANONYMOUS, -1, 0).expect("mmap");
 
     fault(t, "read at 0x10", read_at, 0x10, (SIGSEGV, signal::SEGV_MAPERR, Some(0x10), 14));
-    t.eq("its error code (user, read, not present) and CR2", (FAULT[4].load(Relaxed), Hex(FAULT[5].load(Relaxed))), (4, Hex(0x10)));
+    t.eq(
+        "its error code (user, read, not present) and CR2",
+        (FAULT[4].load(Relaxed), Hex(FAULT[5].load(Relaxed))),
+        (4, Hex(0x10)),
+    );
     fault(t, "write at 0x20", write_at, 0x20, (SIGSEGV, signal::SEGV_MAPERR, Some(0x20), 14));
     t.eq("its error code (user, write, not present)", FAULT[4].load(Relaxed), 6);
     t.eq("reading the read-only page works (and maps it)", catch(read_at, ro + 8, &JMP), 0);
-    let addr = fault(t, "write to a read-only page + 8", write_at, ro + 8, (SIGSEGV, signal::SEGV_ACCERR, None, 14));
+    let addr =
+        fault(t, "write to a read-only page + 8", write_at, ro + 8, (SIGSEGV, signal::SEGV_ACCERR, None, 14));
     t.same("its si_addr is the page + 8", addr, ro + 8);
     t.eq("its error code (user, write, present)", FAULT[4].load(Relaxed), 7);
     t.same("its CR2 is the address", FAULT[5].load(Relaxed), ro + 8);
@@ -583,7 +638,11 @@ fn fault_fixup(t: &mut Report) {
             options(att_syntax),
         );
     }
-    t.eq("after the fixed-up fault: ecx (set by the handler), edx, edi", (Hex(ecx), Hex(edx), Hex(edi)), (Hex(0xc0ff_ee00), Hex(0x2222_2222), Hex(0x3333_3333)));
+    t.eq(
+        "after the fixed-up fault: ecx (set by the handler), edx, edi",
+        (Hex(ecx), Hex(edx), Hex(edi)),
+        (Hex(0xc0ff_ee00), Hex(0x2222_2222), Hex(0x3333_3333)),
+    );
     t.eq("blocked in that handler", Hex(SEEN.blocked_lo.load(Relaxed)), lo(&[SIGSEGV]));
     t.eq("blocked after it returned", signal::blocked(), SigSet::empty());
     signal::signal(SIGSEGV, Handler::Default).expect("sigaction");
@@ -615,21 +674,37 @@ fn default_actions(t: &mut Report) {
     }
     let none = || {};
     t.eq("a child reading 0x10", child_status(none, read_at, 0x10), cbuf!("killed by SIGSEGV"));
-    t.eq("... with a handler that exits 42", child_status(|| {
-            let _ = signal::signal(SIGSEGV, Handler::Plain(exit_42));
-        }, read_at, 0x10), cbuf!("exited 42"));
+    t.eq(
+        "... with a handler that exits 42",
+        child_status(
+            || {
+                let _ = signal::signal(SIGSEGV, Handler::Plain(exit_42));
+            },
+            read_at,
+            0x10,
+        ),
+        cbuf!("exited 42"),
+    );
     t.eq(
         "... with SIGSEGV blocked (the kernel forces it)",
-        child_status(|| {
-            let _ = sigprocmask(SIG_BLOCK, SigSet::of(&[SIGSEGV]));
-        }, read_at, 0x10),
+        child_status(
+            || {
+                let _ = sigprocmask(SIG_BLOCK, SigSet::of(&[SIGSEGV]));
+            },
+            read_at,
+            0x10,
+        ),
         cbuf!("killed by SIGSEGV"),
     );
     t.eq(
         "... with SIGSEGV ignored (the kernel forces it)",
-        child_status(|| {
-            let _ = signal::signal(SIGSEGV, Handler::Ignore);
-        }, read_at, 0x10),
+        child_status(
+            || {
+                let _ = signal::signal(SIGSEGV, Handler::Ignore);
+            },
+            read_at,
+            0x10,
+        ),
         cbuf!("killed by SIGSEGV"),
     );
     t.eq("a child running ud2", child_status(none, undefined, 0), cbuf!("killed by SIGILL"));
@@ -652,6 +727,10 @@ fn default_actions(t: &mut Report) {
         (signal::SIGWINCH, "exited 0"),
         (signal::SIGCONT, "exited 0"),
     ] {
-        t.eq(format_args!("a child raising {}", SigName(sig)), child_status(none, raise_sig, sig), cbuf!("{want}"));
+        t.eq(
+            format_args!("a child raising {}", SigName(sig)),
+            child_status(none, raise_sig, sig),
+            cbuf!("{want}"),
+        );
     }
 }
