@@ -10,12 +10,16 @@ step() { printf '\n==> %s\n' "$*"; }
 step "formatting"
 cargo fmt --all -- --check
 (cd guests && cargo fmt -- --check)
+(cd guests/linux-user && cargo fmt -- --check)
 
 step "clippy (host workspace, warnings are errors)"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
 step "clippy (guest kernels, i586)"
 (cd guests && cargo clippy --release -- -D warnings)
+
+step "clippy (Linux user programs, i586)"
+(cd guests/linux-user && cargo clippy --release -- -D warnings)
 
 step "tests"
 cargo test --workspace --release

@@ -6,12 +6,13 @@
 //! ...), also listed in [`ALL`] and found by [`by_name`]. [`DEFAULT`] is the one
 //! `cargo run --release` boots.
 //!
-//! [`linux`] holds the bundled Linux 2.6.23 lguest Guest (`linux/`), which `lguest linux`
-//! boots.
-
-pub mod linux;
+//! [`linux`] has the other kind of Guest: the bundled Linux 2.6.23 kernel (which `lguest
+//! linux` boots), the Linux programs of `guests/linux-user` and the test initramfs that
+//! runs them.
 
 use std::path::Path;
+
+pub mod linux;
 
 /// One Guest kernel: a 32-bit x86 ELF executable built with the Guest kit.
 #[derive(Debug)]
