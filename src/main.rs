@@ -100,7 +100,7 @@ struct GuestOpts {
     /// $XDG_RUNTIME_DIR/lguest-net/NAME or /tmp/lguest-net-UID/NAME.
     #[arg(long, value_name = "NAME|tap:IFNAME", value_parser = host::NetConfig::parse, help_heading = "Network")]
     net: Vec<host::NetConfig>,
-    /// This Guest's id (0-65535), from which its MAC 02:00:00:00:hi:lo is made; Guests
+    /// This Guest's id (0-65535), from which its MAC 02:00:lo:hi:00:00 is made (as Linux makes it); Guests
     /// on one network need different ids. Default: the Launcher's process id.
     #[arg(long, value_name = "N", help_heading = "Network")]
     guestid: Option<u16>,

@@ -231,3 +231,95 @@ fn bytes_the_guest_writes_to_the_raw_disk_are_in_the_file() {
     assert!(written[8 * 512..].starts_with(b"Linux version 2.6.23.17 "), "sector 8 of the disk");
     assert_eq!(written.len(), image.len(), "the disk file keeps its size");
 }
+
+// ---- programs the kernel kills, and the network ----
+
+/// `lguest run <vmlinux> --initrd <test initramfs> --cmdline "quiet CMDLINE"`: the test
+/// `/init` (guests/linux-user/init) runs each `run=NAME,ARGS` and powers off.
+fn linux_run(cmdline: &str) -> Command {
+    let mut cmd = lguest();
+    cmd.arg("run").arg(vmlinux()).arg("--initrd").arg(images::linux::test_initramfs());
+    cmd.arg("--cmdline").arg(format!("quiet {cmdline}"));
+    cmd
+}
+
+#[test]
+fn a_program_that_faults_is_killed_by_linux_and_the_guest_runs_on() {
+    let r = run_cmd(linux_run("run=fault,null run=fault,div0 run=fault,ud2"));
+    // The Guest powered off by itself: the Host killed nothing, and said nothing.
+    assert_eq!(r.status, 0, "stderr: {}\nstdout: {}", r.stderr, r.stdout);
+    assert!(r.stderr.is_empty(), "stderr: {}", r.stderr);
+    let out = plain(&r.stdout);
+    for (what, signal) in [("null", "SIGSEGV"), ("div0", "SIGFPE"), ("ud2", "SIGILL")] {
+        let run = format!(
+            "[lguest-init] begin fault {what}\nfault: about to {what}\n[lguest-init] end fault: killed by {signal}\n"
+        );
+        assert!(out.contains(&run), "{out}");
+    }
+    assert!(out.contains("[lguest-init] done: 3 run, 3 failed\n"), "{out}");
+}
+
+/// A Linux Guest on network `net` of `dir` with id `id`, running `cmdline`'s programs.
+fn linux_on_network(dir: &Path, id: u16, cmdline: &str) -> Command {
+    let mut cmd = linux_run(cmdline);
+    cmd.env("LGUEST_NET_DIR", dir).args(["--net", "lab", "--guestid", &id.to_string()]);
+    cmd
+}
+
+#[test]
+fn two_linux_guests_on_one_network_exchange_frames_both_ways() {
+    let dir = net_dir("linux-pair");
+    let a = Session::with_stdin(
+        linux_on_network(&dir, 2, "run=net,up,eth0,10.0.0.2 run=net,udp-echo,7000,1"),
+        std::process::Stdio::null(),
+    );
+    a.wait_for("net: answering 1 datagrams on port 7000");
+    let b = run_cmd(linux_on_network(
+        &dir,
+        1,
+        "run=net,up,eth0,10.0.0.1 run=net,ping,10.0.0.2,3 run=net,udp-ping,10.0.0.2,7000,hello",
+    ));
+    let a = a.finish();
+    for r in [&a, &b] {
+        assert_eq!(r.status, 0, "stderr: {}\nstdout: {}", r.stderr, r.stdout);
+    }
+    let (a, b) = (plain(&a.stdout), plain(&b.stdout));
+    // Linux's MAC is made from the guestid as 2.6.23's driver makes it.
+    assert!(b.contains("net: eth0 is up at 10.0.0.1 (02:00:01:00:00:00)"), "{b}");
+    assert!(b.contains("net: 3 of 3 pings answered"), "{b}");
+    assert!(b.contains("net: answer from 10.0.0.2:7000: hello\n"), "{b}");
+    assert!(a.contains("net: 5 bytes from 10.0.0.1:"), "{a}");
+    for out in [&a, &b] {
+        assert!(out.contains(", 0 failed\n"), "{out}");
+    }
+}
+
+#[test]
+fn a_linux_guest_and_a_kit_guest_ping_each_other() {
+    let dir = net_dir("linux-kit");
+    let mut kit = lguest();
+    kit.env("LGUEST_NET_DIR", &dir).arg("run").arg(guest_path("net_guest"));
+    kit.args([
+        "--net",
+        "lab",
+        "--guestid",
+        "3",
+        "--cmdline",
+        "mode=pinger ip=10.0.0.3 peer=10.0.0.2 count=3 serve=3",
+    ]);
+    let kit = Session::with_stdin(kit, std::process::Stdio::null());
+    kit.wait_for_line("net_guest: up mac 02:00:03:00:00:00");
+    // Linux pings the kit Guest, then keeps answering its pings in a shell that waits
+    // for its console input to end.
+    let mut linux =
+        Session::piped(linux_on_network(&dir, 2, "run=net,up,eth0,10.0.0.2 run=net,ping,10.0.0.3,3 run=sh"));
+    let kit = kit.finish();
+    linux.wait_for("net: 3 of 3 pings answered");
+    linux.close_input();
+    let linux = linux.finish();
+    assert_eq!(kit.status, 0, "stderr: {}\nstdout: {}", kit.stderr, kit.stdout);
+    // (It pings until three are answered: Linux may not be up for the first ones.)
+    assert_eq!(kit.stdout.matches("\nnet_guest: reply from 10.0.0.2 seq=").count(), 3, "{}", kit.stdout);
+    assert!(kit.stdout.contains("answered 3 pings"), "{}", kit.stdout);
+    assert_eq!(linux.status, 0, "stderr: {}\nstdout: {}", linux.stderr, linux.stdout);
+}

@@ -33,7 +33,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 fn two_guests_on_one_named_network_ping_each_other_both_ways() {
     let dir = net_dir("ping");
     let a = start(&dir, 1, "mode=pinger ip=10.0.0.1 peer=10.0.0.2 count=3 serve=3");
-    a.wait_for_line("net_guest: up mac 02:00:00:00:00:01");
+    a.wait_for_line("net_guest: up mac 02:00:01:00:00:00");
     let b = start(&dir, 2, "mode=pinger ip=10.0.0.2 peer=10.0.0.1 count=3 serve=3");
     let (b, a) = (b.finish(), a.finish());
     for (r, peer) in [(&a, "10.0.0.2"), (&b, "10.0.0.1")] {
@@ -55,7 +55,7 @@ fn a_broadcast_frame_reaches_every_guest_on_the_network() {
     for l in [l1.finish(), l2.finish()] {
         assert_eq!(l.status, 0, "stderr: {}", l.stderr);
         assert!(
-            l.stdout.contains("got 'hello' from 02:00:00:00:01:03 to ff:ff:ff:ff:ff:ff"),
+            l.stdout.contains("got 'hello' from 02:00:03:01:00:00 to ff:ff:ff:ff:ff:ff"),
             "stdout: {}",
             l.stdout
         );
@@ -74,7 +74,7 @@ fn unicast_to_another_mac_is_seen_by_a_promiscuous_guest_but_not_by_a_plain_one(
     let s = start(&dir, 14, "mode=send send=id11:secret,bcast:end").finish();
     assert_eq!(s.status, 0, "stderr: {}", s.stderr);
     let (to, plain, promisc) = (to.finish(), plain.finish(), promisc.finish());
-    let secret = "got 'secret' from 02:00:00:00:00:0e to 02:00:00:00:00:0b";
+    let secret = "got 'secret' from 02:00:0e:00:00:00 to 02:00:0b:00:00:00";
     assert!(to.stdout.contains(secret), "the addressee: {}", to.stdout);
     assert!(promisc.stdout.contains(secret), "the promiscuous guest: {}", promisc.stdout);
     assert!(!plain.stdout.contains("secret"), "the plain guest saw it: {}", plain.stdout);
@@ -113,7 +113,7 @@ fn a_killed_receiver_does_not_block_or_kill_the_sender_and_its_stale_socket_is_r
     r.wait_for_line("net_guest: up");
     r.signal(libc::SIGKILL);
     let _ = r.finish();
-    let stale = dir.join("lab/02:00:00:00:00:1f");
+    let stale = dir.join("lab/02:00:1f:00:00:00");
     assert!(stale.exists(), "SIGKILL leaves the socket file behind");
     let s = start(&dir, 32, "mode=flood to=id31 count=100 len=100").finish();
     assert_eq!(s.status, 0, "stdout: {}\nstderr: {}", s.stdout, s.stderr);
@@ -127,7 +127,7 @@ fn a_launcher_stopped_by_a_signal_leaves_the_network() {
     let dir = net_dir("leave");
     let l = start(&dir, 41, "mode=listen until=never");
     l.wait_for_line("net_guest: up");
-    let socket = dir.join("lab/02:00:00:00:00:29");
+    let socket = dir.join("lab/02:00:29:00:00:00");
     assert!(socket.exists(), "the Launcher's socket is in the network directory");
     l.signal(libc::SIGTERM);
     let r = l.finish();
@@ -143,7 +143,7 @@ fn a_second_guest_with_the_same_guestid_cannot_join() {
     let second = start(&dir, 51, "mode=listen until=never").finish();
     assert_eq!(second.status, 64, "stderr: {}", second.stderr);
     assert!(
-        second.stderr.contains("a Guest with MAC 02:00:00:00:00:33 is already on network lab"),
+        second.stderr.contains("a Guest with MAC 02:00:33:00:00:00 is already on network lab"),
         "stderr: {}",
         second.stderr
     );
@@ -169,7 +169,7 @@ fn a_frame_sent_from_a_dma_section_crossing_a_page_kills_the_guest() {
 fn a_frame_for_a_receive_buffer_outside_memory_kills_only_the_receiving_guest() {
     let dir = net_dir("bad-bind");
     let bad = start(&dir, 71, "mode=bad_bind");
-    bad.wait_for_line("net_guest: up mac 02:00:00:00:00:47 (hostile, bound=true)");
+    bad.wait_for_line("net_guest: up mac 02:00:47:00:00:00 (hostile, bound=true)");
     let s = start(&dir, 72, "mode=send send=bcast:boom").finish();
     assert_eq!(s.status, 0, "the sender is unharmed: {}", s.stderr);
     let r = bad.finish();

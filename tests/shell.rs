@@ -159,7 +159,7 @@ fn two_demo_guests_on_a_named_network_ping_each_other_from_their_shells() {
     b.send("exit\n");
     let (a, b) = (a.finish(), b.finish());
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(a.stdout.contains("demo: network: 02:00:00:00:00:01 as 10.0.0.1\n"), "{}", a.stdout);
+    assert!(a.stdout.contains("demo: network: 02:00:01:00:00:00 as 10.0.0.1\n"), "{}", a.stdout);
     assert!(a.stdout.contains("ping 10.0.0.2: 3 sent, 3 received\n"), "A:\n{}\nB:\n{}", a.stdout, b.stdout);
     assert!(b.stdout.contains("ping 10.0.0.1: 3 sent, 3 received\n"), "A:\n{}\nB:\n{}", a.stdout, b.stdout);
     assert!(a.stdout.contains("reply from 10.0.0.2: seq=1 time="), "{}", a.stdout);

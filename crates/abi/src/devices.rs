@@ -169,11 +169,12 @@ pub const fn lguest_net_key(page: u32, slot: u32) -> u32 {
     page + 4 * slot
 }
 
-/// The MAC address of the Guest with id `guestid`: locally administered (`02:`), unicast,
-/// `02:00:00:00:hi:lo`.
+/// The MAC address of the Guest with id `guestid`, as 2.6.23's `lguest_net` makes it:
+/// locally administered (`02:`), unicast, the id's two bytes in memory order (little
+/// endian) after `02:00:`, then two zero bytes: `02:00:lo:hi:00:00`.
 pub const fn lguest_net_mac(guestid: u16) -> [u8; ETH_ALEN] {
-    let id = guestid.to_be_bytes();
-    [0x02, 0, 0, 0, id[0], id[1]]
+    let id = guestid.to_le_bytes();
+    [0x02, 0, id[0], id[1], 0, 0]
 }
 
 /// The address a frame is for is a group (multicast or broadcast) address.

@@ -6,7 +6,7 @@
 //! ([`abi::LGUEST_NET_SLOT_MASK`]). The driver
 //!
 //! 1. finds the device on the bus and sets ACKNOWLEDGE, then DRIVER;
-//! 2. publishes its MAC, `02:00:00:00:hi:lo` from `lguest_data.guestid`
+//! 2. publishes its MAC, `02:00:lo:hi:00:00` from `lguest_data.guestid` (as Linux does)
 //!    ([`abi::lguest_net_mac`]), in its slot;
 //! 3. binds [`NUM_RX`] receive buffers of [`abi::ETH_FRAME_LEN`] bytes at its slot's key
 //!    (`page + 4 * slot`), raising the device's IRQ, and sets DRIVER_OK;
@@ -124,7 +124,7 @@ impl core::ops::DerefMut for Frame {
     }
 }
 
-/// Write a MAC as `02:00:00:00:00:07`.
+/// Write a MAC as `02:00:07:00:00:00`.
 pub struct MacDisplay(pub Mac);
 
 impl core::fmt::Display for MacDisplay {

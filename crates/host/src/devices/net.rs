@@ -14,7 +14,7 @@
 //!   so a driver that sends each frame to every peer wanting it (as 2.6.23's did) sends
 //!   every frame there. Named networks use `03:ff:ff:ff:ff:ff`; a TAP, its host-side MAC.
 //! - Slot 1 is the Guest's. It publishes its MAC there (derived from `lguest_data.guestid`
-//!   with [`abi::lguest_net_mac`]: `02:00:00:00:hi:lo`), and sets the promiscuous bit in
+//!   with [`abi::lguest_net_mac`]: `02:00:lo:hi:00:00`, as Linux's driver does), and sets the promiscuous bit in
 //!   it to receive every frame on the network, not only its own, broadcast and multicast.
 //! - Receive buffers (each up to [`abi::ETH_FRAME_LEN`] bytes, in one `lguest_dma`) are
 //!   bound with BIND_DMA at key `page + 4 * 1`; the Launcher fills them with one frame
@@ -37,7 +37,7 @@
 //! There is no daemon: a network is a directory, `$LGUEST_NET_DIR/NAME`, by default
 //! `$XDG_RUNTIME_DIR/lguest-net/NAME` or `/tmp/lguest-net-<uid>/NAME` (made 0700 and
 //! checked to be ours). Each Launcher binds a Unix datagram socket there named after its
-//! Guest's MAC (`02:00:00:00:00:07`, with `.promisc` appended while the Guest is
+//! Guest's MAC (`02:00:07:00:00:00`, with `.promisc` appended while the Guest is
 //! promiscuous), and sends each frame as one datagram straight to the sockets that want
 //! it: unicast to the socket of the destination MAC, group frames to every socket, and
 //! every frame to every promiscuous socket. Joining and leaving are creating and removing
@@ -288,7 +288,7 @@ impl Drop for Net {
     }
 }
 
-/// Render a MAC as `02:00:00:00:00:07`.
+/// Render a MAC as `02:00:07:00:00:00`.
 pub(crate) fn mac_str(mac: &[u8; ETH_ALEN]) -> String {
     let m = mac;
     format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
@@ -932,7 +932,7 @@ impl Guest {
     }
 }
 
-/// A frame in a trace line: `02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff type 0806, 42 bytes`.
+/// A frame in a trace line: `02:00:01:00:00:00 > ff:ff:ff:ff:ff:ff type 0806, 42 bytes`.
 fn describe(frame: &[u8]) -> String {
     if frame.len() < ETH_HLEN as usize {
         return format!("{} bytes", frame.len());
@@ -956,9 +956,9 @@ mod tests {
     #[test]
     fn socket_names_round_trip() {
         let mac = lguest_net_mac(0x0102);
-        assert_eq!(socket_file_name(&mac, false), "02:00:00:00:01:02");
-        assert_eq!(parse_peer_name("02:00:00:00:01:02"), Some((mac, false)));
-        assert_eq!(parse_peer_name("02:00:00:00:01:02.promisc"), Some((mac, true)));
+        assert_eq!(socket_file_name(&mac, false), "02:00:02:01:00:00");
+        assert_eq!(parse_peer_name("02:00:02:01:00:00"), Some((mac, false)));
+        assert_eq!(parse_peer_name("02:00:02:01:00:00.promisc"), Some((mac, true)));
         assert_eq!(parse_peer_name("02:00:00:00:01"), None);
         assert_eq!(parse_peer_name("02:00:00:00:01:02:03"), None);
         assert_eq!(parse_peer_name("zz:00:00:00:01:02"), None);

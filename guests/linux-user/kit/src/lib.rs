@@ -21,7 +21,8 @@
 //! about: [`fs`] (files, directories, pipes, mounts), [`process`] (fork, exec, wait,
 //! ids, limits, reboot), [`mm`] (mmap, brk), [`signal`] (handlers with `siginfo`, masks,
 //! alarms; [`jmp`] to leave a handler for good, [`probe`] to touch memory that may fault),
-//! [`time`] (clocks and sleeps).
+//! [`time`] (clocks and sleeps), [`net`] (IPv4 sockets through `socketcall`, interface
+//! addresses).
 //! [`println!`] writes a whole line at once to standard output; [`check`] is how the
 //! test programs report what they saw.
 //!
@@ -43,6 +44,7 @@ pub mod fs;
 pub mod io;
 pub mod jmp;
 pub mod mm;
+pub mod net;
 mod panic;
 pub mod probe;
 pub mod process;

@@ -56,6 +56,7 @@ pub mod nr {
     pub const MUNMAP: u32 = 91;
     pub const TRUNCATE: u32 = 92;
     pub const FCHMOD: u32 = 94;
+    pub const SOCKETCALL: u32 = 102;
     pub const SETITIMER: u32 = 104;
     pub const GETITIMER: u32 = 105;
     pub const WAIT4: u32 = 114;
