@@ -20,15 +20,22 @@ pub fn lguest(kernel: &std::path::Path) -> Command {
 }
 
 /// QEMU booting the bundled bzImage and initramfs as a PC, the kernel's console on the
-/// serial port (stdout). `-cpu pentium` matches the kernel's build.
+/// serial port (stdout).
 pub fn qemu() -> Command {
+    qemu_with(&images::linux::initramfs_path(), "quiet")
+}
+
+/// QEMU booting the bundled bzImage with `initrd` and kernel arguments `args` (after
+/// `console=ttyS0 panic=1`). `-cpu pentium` matches the kernel's build.
+fn qemu_with(initrd: &std::path::Path, args: &str) -> Command {
     let mut cmd = Command::new(super::qemu::QEMU);
     cmd.args(["-accel", "tcg", "-cpu", "pentium", "-m", super::qemu::MEM, "-nodefaults", "-display", "none"])
         .args(["-no-reboot", "-serial", "stdio", "-kernel"])
         .arg(images::linux::bzimage_path())
         .arg("-initrd")
-        .arg(images::linux::initramfs_path())
-        .args(["-append", "console=ttyS0 quiet panic=1"]);
+        .arg(initrd)
+        .arg("-append")
+        .arg(format!("console=ttyS0 panic=1 {args}"));
     cmd
 }
 
@@ -53,6 +60,107 @@ pub fn time_to_line(runs: usize, line: &str, mut make: impl FnMut() -> Command) 
         let _ = child.kill();
         let _ = child.wait();
         best = best.min(at);
+    }
+    best
+}
+
+/// The Linux benchmark programs of `guests/linux-user/bench`, as `/init` runs them:
+/// (program, arguments, what one iteration is).
+pub const PROGRAMS: [(&str, &str, &str); 5] = [
+    ("bench_syscall", "", "a `getppid` system call"),
+    ("bench_fork", "300", "`fork`, `_exit` in the child, `wait4`"),
+    ("bench_alu", "", "one iteration of the ALU loop"),
+    ("bench_sieve", "", "one sieve of Eratosthenes over 64 KiB"),
+    ("bench_sort", "", "one quicksort"),
+];
+
+/// The test `/init`'s command line that runs every program of [`PROGRAMS`].
+fn runs() -> String {
+    PROGRAMS
+        .iter()
+        .map(|(p, args, _)| if args.is_empty() { format!("run={p}") } else { format!("run={p},{args}") })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `NAME: ... X.YY ns per ITEM, ...` lines: nanoseconds per iteration, by program (the
+/// lines come in [`PROGRAMS`]' order).
+fn per_iteration(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter_map(|l| {
+            let before = &l[..l.find(" ns per ")?];
+            before.rsplit(' ').next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// Run the benchmark programs in a Linux Guest booted by `make` (which must power off or
+/// be killed after `/init` says it is done); best of `runs` for each program.
+fn in_guest(runs: usize, mut make: impl FnMut(&str) -> Command) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; PROGRAMS.len()];
+    for _ in 0..runs {
+        let mut cmd = make(&runs_cmdline());
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            let n = out.read_line(&mut line).expect("read the console");
+            assert!(n > 0, "{cmd:?} ended before /init was done:\n{text}");
+            text.push_str(&line);
+            if line.contains("[lguest-init] done:") {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let got = per_iteration(&text);
+        assert_eq!(got.len(), PROGRAMS.len(), "{text}");
+        for (b, g) in best.iter_mut().zip(got) {
+            *b = b.min(g);
+        }
+    }
+    best
+}
+
+fn runs_cmdline() -> String {
+    format!("quiet {}", runs())
+}
+
+/// The programs in lguest-rs's Linux Guest.
+pub fn programs_in_lguest(runs: usize) -> Vec<f64> {
+    in_guest(runs, |cmdline| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lguest"));
+        cmd.arg("run")
+            .arg(images::linux::vmlinux_path())
+            .arg("--initrd")
+            .arg(images::linux::test_initramfs());
+        cmd.args(["--cmdline", cmdline]);
+        cmd
+    })
+}
+
+/// The programs in QEMU TCG, the same bzImage booted as a PC with the test initramfs.
+pub fn programs_in_qemu(runs: usize) -> Vec<f64> {
+    in_guest(runs, |cmdline| qemu_with(images::linux::test_initramfs(), cmdline))
+}
+
+/// The same programs as processes on this machine (best of `runs`).
+pub fn programs_natively(runs: usize) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; PROGRAMS.len()];
+    for _ in 0..runs {
+        for (i, (name, args, _)) in PROGRAMS.iter().enumerate() {
+            let program = images::linux::by_name(name).unwrap_or_else(|| panic!("no program {name}"));
+            let out = Command::new(program.path())
+                .args(args.split_whitespace())
+                .output()
+                .unwrap_or_else(|e| panic!("run {name}: {e}"));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let got = per_iteration(&text);
+            assert_eq!(got.len(), 1, "{name}: {text}");
+            best[i] = best[i].min(got[0]);
+        }
     }
     best
 }

@@ -35,6 +35,7 @@ const TRAP_RUNS: usize = 5;
 const QEMU_TRAP_RUNS: usize = 5;
 const BOOT_RUNS: usize = 10;
 const LINUX_BOOT_RUNS: usize = 5;
+const LINUX_PROGRAM_RUNS: usize = 3;
 const MEMORY_RUNS: usize = 3;
 /// Guest RAM for the boot and memory runs: the Launcher's default, and QEMU's `-m`.
 const GUEST_RAM: u64 = 64 << 20;
@@ -226,6 +227,10 @@ fn main() {
     let linux_bzimage =
         linux::time_to_line(LINUX_BOOT_RUNS, up, || linux::lguest(&images::linux::bzimage_path()));
     let linux_qemu = have_qemu.then(|| linux::time_to_line(LINUX_BOOT_RUNS, up, linux::qemu));
+    eprintln!("report: Linux programs x{LINUX_PROGRAM_RUNS}");
+    let programs_ours = linux::programs_in_lguest(LINUX_PROGRAM_RUNS);
+    let programs_native = linux::programs_natively(LINUX_PROGRAM_RUNS);
+    let programs_qemu = have_qemu.then(|| linux::programs_in_qemu(LINUX_PROGRAM_RUNS));
 
     // The report.
     let mut md = String::new();
@@ -406,6 +411,45 @@ fn main() {
     let _ = writeln!(w, "| lguest-rs, bzImage | {} | {} |", ms(linux_bzimage), vs(linux_bzimage));
     let _ = writeln!(w, "| lguest-rs, vmlinux | {} | {} |", ms(linux_vmlinux), vs(linux_vmlinux));
     let _ = writeln!(w, "| QEMU TCG, bzImage | {} | |", linux_qemu.map_or("–".into(), ms));
+    let _ = writeln!(
+        w,
+        "\nUser programs under the Guest kernel (`guests/linux-user/bench`, static i386 \
+         executables, no C library): each times itself with `clock_gettime` and prints the \
+         time per iteration. They run as `/init`'s children in the Guest (the test initramfs, \
+         `run=NAME`), in QEMU TCG booting the same bzImage with the same initramfs, and \
+         natively as processes of this machine's kernel (a 64-bit kernel running a 32-bit \
+         program: `int $0x80` is a compatibility-mode system call there, so the first two \
+         rows compare different kernels as much as different CPUs). Best of \
+         {LINUX_PROGRAM_RUNS}.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| program | one iteration | lguest-rs | QEMU TCG | native | lguest-rs vs QEMU | lguest-rs vs native |\n\
+         |---|---|---:|---:|---:|---:|---:|"
+    );
+    for (i, (name, _, what)) in linux::PROGRAMS.iter().enumerate() {
+        let o = programs_ours[i];
+        let q = programs_qemu.as_ref().map_or(f64::NAN, |q| q[i]);
+        let n = programs_native[i];
+        let ratio = |a: f64, b: f64| {
+            if a.is_nan() || b.is_nan() {
+                "–".to_string()
+            } else if a <= b {
+                format!("{:.2}× faster", b / a)
+            } else {
+                format!("{:.2}× slower", a / b)
+            }
+        };
+        let _ = writeln!(
+            w,
+            "| `{name}` | {what} | {} | {} | {} | {} | {} |",
+            ns(o),
+            ns(q),
+            ns(n),
+            ratio(o, q),
+            ratio(o, n)
+        );
+    }
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
