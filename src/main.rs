@@ -43,7 +43,7 @@ enum Command {
     /// 32-bit x86 ELF built with the Guest kit.
     Run(RunArgs),
     /// Boot the bundled Linux 2.6.23.17 kernel and its initramfs to a shell on the console
-    /// (exit the shell to power off).
+    /// (klibc's tools, and `net` to configure eth0; exit the shell to power off).
     Linux(LinuxArgs),
 }
 
@@ -251,7 +251,7 @@ fn parse_cli() -> Result<Launch, ExitCode> {
                 opts,
                 matches.subcommand_matches("linux"),
             );
-            l.initrd.get_or_insert(Kernel::Embedded(images::linux::INITRAMFS));
+            l.initrd.get_or_insert(Kernel::Embedded(images::linux::SHELL_INITRAMFS));
             l
         }
         None => {

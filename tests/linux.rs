@@ -323,3 +323,24 @@ fn a_linux_guest_and_a_kit_guest_ping_each_other() {
     assert!(kit.stdout.contains("answered 3 pings"), "{}", kit.stdout);
     assert_eq!(linux.status, 0, "stderr: {}\nstdout: {}", linux.stderr, linux.stdout);
 }
+
+#[test]
+fn two_linux_shells_configure_their_network_with_net_and_ping() {
+    let dir = net_dir("linux-shells");
+    let shell = |id: &str| {
+        let mut cmd = linux_shell(&["--net", "lab", "--guestid", id]);
+        cmd.env("LGUEST_NET_DIR", &dir);
+        Session::piped(cmd)
+    };
+    let mut a = shell("11");
+    a.send("net up eth0 10.0.1.11\n");
+    a.wait_for("net: eth0 is up at 10.0.1.11 (02:00:0b:00:00:00)");
+    let mut b = shell("12");
+    b.send("net up eth0 10.0.1.12\nnet ping 10.0.1.11 2\n");
+    b.close_input();
+    let b = b.finish();
+    a.close_input();
+    let a = a.finish();
+    assert_eq!((a.status, b.status), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    assert!(plain(&b.stdout).contains("net: 2 of 2 pings answered\n"), "{}", b.stdout);
+}

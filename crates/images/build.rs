@@ -18,7 +18,8 @@
 //! own (they link as ordinary Linux executables, not as kernels): a second nested cargo,
 //! in its own target directory, and `OUT_DIR/linux.rs` with a `Program` static per
 //! program (by path: nothing boots them without a kernel, so they are not embedded),
-//! which `src/linux.rs` includes. And from them the test initramfs,
+//! which `src/linux.rs` includes. From them, `OUT_DIR/linux-shell.cpio.gz`, the bundled
+//! initramfs with the `net` tool added, which `lguest linux` boots; and the test initramfs,
 //! `OUT_DIR/linux-test.cpio.gz`: the bundled `linux/initramfs.cpio.gz` with an archive
 //! appended that holds the test `/init` and every other program in `/bin`.
 
@@ -48,15 +49,39 @@ fn main() {
     let programs = build_guests(&linux_user, &out_dir.join("linux-user-target"));
     let initramfs = out_dir.join("linux-test.cpio.gz");
     fs::write(&initramfs, test_initramfs(root, &programs)).expect("write OUT_DIR/linux-test.cpio.gz");
+    fs::write(out_dir.join("linux-shell.cpio.gz"), shell_initramfs(root, &programs))
+        .expect("write OUT_DIR/linux-shell.cpio.gz");
     fs::write(out_dir.join("linux.rs"), linux_rs(&programs, &initramfs)).expect("write OUT_DIR/linux.rs");
+}
+
+/// The bundled initramfs.
+fn bundled_initramfs(root: &Path) -> Vec<u8> {
+    let base_path = root.join("linux/initramfs.cpio.gz");
+    fs::read(&base_path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", base_path.display())))
+}
+
+/// The programs of `guests/linux-user/tools` a user wants beside klibc's in the shell of
+/// `lguest linux`: `net`, since klibc's own `ipconfig` cannot configure a 2.6.23 interface.
+const SHELL_TOOLS: [&str; 1] = ["net"];
+
+/// The bundled initramfs (its `/init` and klibc's shell) with [`SHELL_TOOLS`] in `/bin`:
+/// what `lguest linux` boots.
+fn shell_initramfs(root: &Path, programs: &[(String, PathBuf)]) -> Vec<u8> {
+    let mut archive = initramfs::Archive::new();
+    for tool in SHELL_TOOLS {
+        let Some((_, path)) = programs.iter().find(|(name, _)| name == tool) else {
+            fail(&format!("guests/linux-user built no `{tool}` program for the shell initramfs"))
+        };
+        let elf = fs::read(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+        archive.file(&format!("bin/{tool}"), 0o755, &elf).unwrap_or_else(|e| fail(&e.to_string()));
+    }
+    initramfs::Initramfs::from_image(&bundled_initramfs(root)).append(archive).clone().into_bytes()
 }
 
 /// The bundled initramfs with `/init` (the `init` program) and `/bin/NAME` for each other
 /// Linux program appended.
 fn test_initramfs(root: &Path, programs: &[(String, PathBuf)]) -> Vec<u8> {
-    let base_path = root.join("linux/initramfs.cpio.gz");
-    let base =
-        fs::read(&base_path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", base_path.display())));
+    let base = bundled_initramfs(root);
     let mut archive = initramfs::Archive::new();
     let add = |archive: &mut initramfs::Archive, name: &str, path: &Path| {
         let elf = fs::read(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));

@@ -25,6 +25,11 @@ pub const VMLINUX: &[u8] = include_bytes!("../../../linux/vmlinux");
 /// powers off, or with `shell` on the command line runs `/bin/sh` first.
 pub const INITRAMFS: &[u8] = include_bytes!("../../../linux/initramfs.cpio.gz");
 
+/// What `lguest linux` boots: [`INITRAMFS`] with `/bin/net` added (`guests/linux-user/
+/// tools`: `net up eth0 10.0.0.1`, `net ping 10.0.0.2 3`, ...), because klibc's own
+/// `ipconfig` uses socket system calls 2.6.23 does not have.
+pub const SHELL_INITRAMFS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linux-shell.cpio.gz"));
+
 /// What `uname -r` says in the bundled kernel.
 pub const RELEASE: &str = "2.6.23.17";
 
