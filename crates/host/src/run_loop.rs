@@ -51,8 +51,15 @@ impl Guest {
         self.outcome(end, eip)
     }
 
-    /// What happens between two runs of the CPU: time passes, interrupts arrive.
+    /// What happens between two runs of the CPU: calls queued in the async ring are done,
+    /// time passes, interrupts arrive.
+    ///
+    /// The ring is drained before every entry, as the 2.6.23 Host did (`do_hypercalls` at
+    /// the top of its run loop), not only before a synchronous hypercall: a Guest that
+    /// queued page-table changes and then took a trap finds them done when its handler
+    /// runs. With nothing queued this is one byte read.
     pub(crate) fn before_entry(&mut self) -> Res {
+        self.do_async_hcalls()?;
         if self.halted {
             self.wait_for_interrupt()?;
         }
