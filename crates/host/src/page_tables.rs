@@ -224,13 +224,17 @@ impl Guest {
                 let i = match self.shadow.pgdirs.iter().position(|p| p.is_none()) {
                     Some(free) => free,
                     None => {
-                        // Reuse one, but never the one in use.
+                        // Reuse one, but never the one in use. Only its user half goes:
+                        // kernel mappings are the same in every address space (SET_PTE
+                        // for a kernel address changes them in all shadows), so they stay
+                        // valid, and the new address space need not fault them all in
+                        // again, as in 2.6.23's new_pgdir.
                         let mut v = self.shadow.victim;
                         if v == self.shadow.current {
                             v = (v + 1) % PGDIRS;
                         }
                         self.shadow.victim = (v + 1) % PGDIRS;
-                        self.clear_pgdir(v);
+                        self.flush_user_mappings(v);
                         v
                     }
                 };

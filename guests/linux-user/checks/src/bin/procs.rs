@@ -1,7 +1,7 @@
 //! Processes: ids, `fork`, exit codes and the wait statuses every way of ending gives,
 //! `wait4`/`waitpid`/`waitid` and their options, zombies, orphans, `execve` (arguments,
 //! environment, close-on-exec, what happens to signal dispositions), process groups and
-//! sessions.
+//! sessions, and many processes alive at once, each keeping its own memory.
 //!
 //! Only the parent prints, after the child it asks about has ended or told it what it
 //! saw through a pipe, so the output is in the same order on every run. Ids are never
@@ -41,6 +41,7 @@ fn main() -> i32 {
     stop_and_continue(&mut t);
     exec(&mut t);
     groups_and_sessions(&mut t);
+    many_address_spaces(&mut t);
     t.finish()
 }
 
@@ -410,4 +411,49 @@ fn groups_and_sessions(t: &mut Report) {
     t.eq("the child", wait_for(pid).map(|s| s.text()), Ok(exited(0)));
     t.eq("getpgid(child) after it was reaped", getpgid(pid), Err(Errno::ESRCH));
     close(rd).expect("close");
+}
+
+/// Memory each child of `many_address_spaces` fills with its own number (copy-on-write
+/// after the fork: one page of it per child, and a few pages more).
+static mut MINE: [u32; 4096] = [0; 4096];
+
+/// Sixteen children alive at once (seventeen address spaces: more than a Host keeps
+/// shadow page tables for at a time), each writing its own number over a copy-on-write
+/// buffer, then waiting for the parent's word and checking its buffer is still all its
+/// own before it exits with its number.
+fn many_address_spaces(t: &mut Report) {
+    t.section("many address spaces");
+    const KIDS: u32 = 16;
+    let mut kids = [(0i32, 0i32); KIDS as usize];
+    for (i, kid) in kids.iter_mut().enumerate() {
+        let [go_r, go_w] = pipe().expect("pipe");
+        let pid = fork_child(|| {
+            close(go_w).expect("close");
+            let me = i as u32 + 1;
+            let buf = &raw mut MINE;
+            // SAFETY: this process is the only one that sees its copy of MINE.
+            unsafe { (*buf).iter_mut().enumerate().for_each(|(j, w)| *w = me * 0x1_0000 + j as u32) };
+            let mut word = [0u32];
+            if recv(go_r, &mut word) != Ok(1) {
+                return 200;
+            }
+            // SAFETY: as above.
+            let intact = unsafe { (*buf).iter().enumerate().all(|(j, &w)| w == me * 0x1_0000 + j as u32) };
+            if intact { me as i32 } else { 100 + me as i32 }
+        })
+        .expect("fork");
+        close(go_r).expect("close");
+        *kid = (pid, go_w);
+    }
+    // SAFETY: the parent's own copy.
+    let parent_intact = unsafe { (*(&raw const MINE)).iter().all(|&w| w == 0) };
+    let mut codes = [0u32; KIDS as usize];
+    for (code, &(pid, go_w)) in codes.iter_mut().zip(&kids).rev() {
+        send(go_w, &[1]).expect("send");
+        close(go_w).expect("close");
+        *code = wait_for(pid).ok().and_then(|s| s.exit_code()).unwrap_or(0);
+    }
+    let want: [u32; KIDS as usize] = core::array::from_fn(|i| i as u32 + 1);
+    t.eq("each of 16 live children found only its own numbers", codes, want);
+    t.ok("the parent's copy stayed as it was", parent_intact);
 }
