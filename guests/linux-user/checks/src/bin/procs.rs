@@ -445,8 +445,9 @@ fn many_address_spaces(t: &mut Report) {
         close(go_r).expect("close");
         *kid = (pid, go_w);
     }
-    // SAFETY: the parent's own copy.
-    let parent_intact = unsafe { (*(&raw const MINE)).iter().all(|&w| w == 0) };
+    let parents = &raw const MINE;
+    // SAFETY: the parent's own copy, which nothing writes.
+    let parent_intact = unsafe { (*parents).iter().all(|&w| w == 0) };
     let mut codes = [0u32; KIDS as usize];
     for (code, &(pid, go_w)) in codes.iter_mut().zip(&kids).rev() {
         send(go_w, &[1]).expect("send");
