@@ -344,3 +344,30 @@ fn two_linux_shells_configure_their_network_with_net_and_ping() {
     assert_eq!((a.status, b.status), (0, 0), "{}\n{}", a.stderr, b.stderr);
     assert!(plain(&b.stdout).contains("net: 2 of 2 pings answered\n"), "{}", b.stdout);
 }
+
+#[test]
+fn a_linux_guest_reaches_a_tap_interface_in_a_network_namespace() {
+    if let Some(why) = tap_unavailable() {
+        println!("SKIPPED a_linux_guest_reaches_a_tap_interface_in_a_network_namespace: {why}");
+        return;
+    }
+    // In a fresh user and network namespace: make and configure the TAP, and run Linux on
+    // it: it configures eth0 and pings the host's side, whose kernel answers.
+    let script = r#"
+        ip link set lo up
+        err=$(ip tuntap add dev lgtap1 mode tap 2>&1) || { echo "cannot create a TAP: $err" >&2; exit 77; }
+        ip addr add 10.0.8.1/24 dev lgtap1 && ip link set lgtap1 up || exit 77
+        "$@"
+    "#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-rn", "sh", "-c", script, "sh"]).arg(env!("CARGO_BIN_EXE_lguest")).arg("run").arg(vmlinux());
+    cmd.arg("--initrd").arg(images::linux::test_initramfs()).args(["--net", "tap:lgtap1", "--guestid", "8"]);
+    cmd.args(["--cmdline", "quiet run=net,up,eth0,10.0.8.2 run=net,ping,10.0.8.1,3"]);
+    let r = run_cmd(cmd);
+    if r.status == TAP_SKIP {
+        println!("SKIPPED a_linux_guest_reaches_a_tap_interface_in_a_network_namespace: {}", r.stderr.trim());
+        return;
+    }
+    assert_eq!(r.status, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert!(plain(&r.stdout).contains("net: 3 of 3 pings answered\n"), "{}", r.stdout);
+}

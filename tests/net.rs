@@ -179,35 +179,6 @@ fn a_frame_for_a_receive_buffer_outside_memory_kills_only_the_receiving_guest() 
 
 // ---- TAP ----
 
-/// Why this machine cannot run the TAP test, if it cannot.
-fn tap_unavailable() -> Option<String> {
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("there is no /dev/net/tun".into());
-    }
-    for tool in ["unshare", "ip"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            return Some(format!("there is no `{tool}` command"));
-        }
-    }
-    let out = Command::new("unshare").args(["-rn", "true"]).stderr(Stdio::piped()).output();
-    match out {
-        Ok(o) if o.status.success() => None,
-        Ok(o) => Some(format!(
-            "cannot create a network namespace (`unshare -rn true`: {})",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Some(format!("cannot run unshare: {e}")),
-    }
-}
-
-/// Exit status of the namespace script when the TAP cannot be made.
-const SKIP: i32 = 77;
-
 #[test]
 fn a_guest_reaches_a_tap_interface_in_a_network_namespace() {
     if let Some(why) = tap_unavailable() {
@@ -239,7 +210,7 @@ fn a_guest_reaches_a_tap_interface_in_a_network_namespace() {
         .arg(guest_path("net_guest"));
     let l = Session::with_stdin(cmd, Stdio::null());
     let r = l.finish();
-    if r.status == SKIP {
+    if r.status == TAP_SKIP {
         println!("SKIPPED a_guest_reaches_a_tap_interface_in_a_network_namespace: {}", r.stderr.trim());
         return;
     }

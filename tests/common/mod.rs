@@ -70,3 +70,32 @@ pub fn net_dir(tag: &str) -> PathBuf {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// Why this machine cannot run the TAP test, if it cannot.
+pub fn tap_unavailable() -> Option<String> {
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("there is no /dev/net/tun".into());
+    }
+    for tool in ["unshare", "ip"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Some(format!("there is no `{tool}` command"));
+        }
+    }
+    let out = Command::new("unshare").args(["-rn", "true"]).stderr(Stdio::piped()).output();
+    match out {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "cannot create a network namespace (`unshare -rn true`: {})",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!("cannot run unshare: {e}")),
+    }
+}
+
+/// Exit status of a namespace script when the TAP cannot be made.
+pub const TAP_SKIP: i32 = 77;
