@@ -15,7 +15,7 @@ use crate::ops::{
 };
 use crate::state::REG_NONE;
 use iced_x86::{
-    Code, ConditionCode, CpuidFeature, FlowControl, Instruction, MemorySize, Mnemonic, OpKind, Register,
+    Code, ConditionCode, FlowControl, Instruction, MemorySize, Mnemonic, OpKind, Register,
 };
 
 /// Pick the width-specialised instance of a generic handler.
@@ -401,8 +401,9 @@ pub(crate) fn flag_effect(ins: &Instruction) -> FlagEffect {
     }
 }
 
-/// Build the [`Op`] for one decoded instruction. `index` is its position in the block.
-pub(crate) fn translate(ins: &Instruction, index: u32) -> Op {
+/// Build the [`Op`] for one decoded instruction. `index` is its position in the block,
+/// `bytes` its encoding (the x87 records part of it).
+pub(crate) fn translate(ins: &Instruction, index: u32, bytes: &[u8]) -> Op {
     let mut op = Op {
         f: op_ud,
         eip: ins.ip32(),
@@ -424,7 +425,11 @@ pub(crate) fn translate(ins: &Instruction, index: u32) -> Op {
     if (0..ins.op_count()).any(|i| is_mem(ins, i)) {
         fill_mem(ins, &mut op);
     }
-    op.f = handler(ins, &mut op, index);
+    op.f = if crate::fpu::decode::is_fpu(ins) {
+        crate::fpu::decode::handler(ins, &mut op, bytes)
+    } else {
+        handler(ins, &mut op, index)
+    };
     op
 }
 
@@ -950,14 +955,6 @@ fn handler(ins: &Instruction, op: &mut Op, index: u32) -> Handler {
         M::Bound => {
             op.r = reg_num(ins.op_register(0));
             if is_mem(ins, 1) { sized2!(opsize(ins, 0), system::bound) } else { op_ud }
-        }
-        M::Wait => system::fwait,
-        _ if ins
-            .cpuid_features()
-            .iter()
-            .any(|f| matches!(f, CpuidFeature::FPU | CpuidFeature::FPU287 | CpuidFeature::FPU387)) =>
-        {
-            system::x87
         }
         _ => op_ud,
     }

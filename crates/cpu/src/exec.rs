@@ -308,7 +308,8 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
             phys2 = p2 & PAGE_MASK;
             version2 = mark_code(st, phys2);
         }
-        let mut op = decode::translate(&ins, count as u32);
+        let bytes = cache.buf.get(pos as usize..end as usize).unwrap_or(&[]);
+        let mut op = decode::translate(&ins, count as u32, bytes);
         let effect = decode::flag_effect(&ins);
         if let Some(f) = producer.and_then(|p| decode::known_jcc(&ins, p)) {
             op.f = f;

@@ -25,6 +25,7 @@ mod disasm;
 mod exec;
 mod exit;
 mod flags;
+mod fpu;
 mod mem;
 mod ops;
 mod paging;

@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub cr3: u32,
     pub cr4: u32,
     pub dr: [u32; 8],
+    /// The x87 (see `fpu/`).
+    pub fpu: crate::fpu::Fpu,
     pub gdt: Vec<u64>,
     pub mem: PhysMem,
     /// Where page directories and tables live, if not in `mem` (the Host's shadow tables).
@@ -87,6 +89,7 @@ impl State {
             cr3: 0,
             cr4: 0,
             dr: [0; 8],
+            fpu: crate::fpu::Fpu::new(),
             gdt: Vec::new(),
             mem,
             pt_mem: None,

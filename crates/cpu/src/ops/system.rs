@@ -1,5 +1,4 @@
-//! Segment-register loads, privileged and system instructions, CPUID, RDTSC, port I/O,
-//! and the x87 escape.
+//! Segment-register loads, privileged and system instructions, CPUID, RDTSC and port I/O.
 //!
 //! Privilege is checked here exactly as hardware does it: the instructions that need CPL
 //! 0 raise #GP(0) anywhere else; CLI/STI and port I/O need CPL <= IOPL. What they do *at*
@@ -16,8 +15,9 @@ use crate::state::State;
 pub const CPUID_VENDOR: &[u8; 12] = b"LguestRsVCPU";
 /// CPUID.1:EAX: family 6, model 1, stepping 0 (an i686).
 pub const CPUID_SIGNATURE: u32 = 0x0000_0610;
-/// CPUID.1:EDX: PSE, TSC, CX8, CMOV. Notably *no* FPU (bit 0), MMX or SSE.
-pub const CPUID_FEATURES_EDX: u32 = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 15);
+/// CPUID.1:EDX: FPU (an x87 on chip), PSE, TSC, CX8, CMOV, FXSR (FXSAVE/FXRSTOR). No MMX
+/// and no SSE.
+pub const CPUID_FEATURES_EDX: u32 = 1 | (1 << 3) | (1 << 4) | (1 << 8) | (1 << 15) | (1 << 24);
 
 #[inline(always)]
 fn need_cpl0(st: &State) -> Res {
@@ -285,23 +285,6 @@ pub(crate) fn bound<W: Width>(st: &mut State, op: &Op) -> Res {
     let v = W::sext(W::get(st, op.r)) as i32;
     if v < lo || v > hi {
         return Err(fault(vector::BR));
-    }
-    Ok(())
-}
-
-/// An x87 instruction: #NM with CR0.EM or CR0.TS set, as the architecture says; with
-/// both clear there is still no FPU here (CPUID says so), and the instruction raises #UD.
-pub(crate) fn x87(st: &mut State, _: &Op) -> Res {
-    if st.cr0 & (cr::CR0_EM | cr::CR0_TS) != 0 {
-        return Err(fault(vector::NM));
-    }
-    Err(ud())
-}
-
-/// WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set, otherwise nothing.
-pub(crate) fn fwait(st: &mut State, _: &Op) -> Res {
-    if st.cr0 & (cr::CR0_MP | cr::CR0_TS) == (cr::CR0_MP | cr::CR0_TS) {
-        return Err(fault(vector::NM));
     }
     Ok(())
 }

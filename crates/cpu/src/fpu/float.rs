@@ -1,0 +1,416 @@
+//! Exact results and their one rounding: the arithmetic core every x87 operation shares.
+//!
+//! An operation first computes its result *rounded to odd* at [`Wide`]'s 68 bits of
+//! precision with an exponent range no x87 operation can leave (products of significands,
+//! quotients and square roots exactly in integers, with a sticky bit; sums with
+//! `rustc_apfloat` rounding toward zero, its inexact flag becoming the sticky bit). Rounding
+//! to odd keeps enough of the exact value that one more rounding to any precision up to 66
+//! bits gives the correctly rounded result, so [`round`] can then round exactly *once* to
+//! what the control word asks: 24, 53 or 64 bits of significand (precision control) with
+//! the 80-bit format's exponent range, in the rounding mode RC, denormalizing a tiny
+//! result. That one rounding is rustc_apfloat's `convert`, into semantics with those
+//! precisions and that exponent range. Because the wide value keeps its real exponent, the
+//! x87's unmasked-overflow and unmasked-underflow results (the exact result scaled by
+//! 2^∓24576, then rounded) are the same rounding of a rescaled value, and the round-up
+//! indicator C1 is a comparison of the rounded result with the wide one.
+//!
+//! Why rustc_apfloat: it is LLVM's APFloat, well kept (the Rust compiler folds constants
+//! with it), pure Rust (no C toolchain, no CMake), takes the rounding mode per call and
+//! returns the exception flags per call (no global state, so Guests on several threads
+//! cannot disturb each other), and lets us define the precision-control formats. Berkeley
+//! SoftFloat (through softfloat-sys) has x87 precision control built in, but its crate
+//! needs CMake to build, keeps the rounding mode and flags in globals, and has no way to
+//! give the unmasked overflow/underflow results.
+
+use super::value::{BIAS, F80};
+use rustc_apfloat::ieee::{IeeeFloat, Semantics, X87DoubleExtendedS};
+use rustc_apfloat::{Category, Float, FloatConvert, Round, Status, StatusAnd};
+use std::cmp::Ordering;
+
+/// 68 bits of significand, 20 of exponent: room for any exact x87 result's exponent and
+/// two bits more than the widest destination, as rounding to odd needs.
+pub(crate) struct WideS;
+impl Semantics for WideS {
+    const BITS: usize = 88;
+    const EXP_BITS: usize = 20;
+}
+pub(crate) type Wide = IeeeFloat<WideS>;
+const WIDE_P: u32 = 68;
+/// Wide's exponent bias (its encoding is the IEEE one).
+const WIDE_BIAS: i32 = (1 << 19) - 1;
+
+/// Precision control "single": 24 bits with the 80-bit format's exponent range.
+pub(crate) struct Pc24S;
+impl Semantics for Pc24S {
+    const BITS: usize = 24 + 15;
+    const EXP_BITS: usize = 15;
+}
+/// Precision control "double": 53 bits with the 80-bit format's exponent range.
+pub(crate) struct Pc53S;
+impl Semantics for Pc53S {
+    const BITS: usize = 53 + 15;
+    const EXP_BITS: usize = 15;
+}
+type X87 = IeeeFloat<X87DoubleExtendedS>;
+
+/// Exception flags (status-word bits 0..5).
+pub(crate) mod exc {
+    pub const IE: u16 = 1 << 0;
+    pub const DE: u16 = 1 << 1;
+    pub const ZE: u16 = 1 << 2;
+    pub const OE: u16 = 1 << 3;
+    pub const UE: u16 = 1 << 4;
+    pub const PE: u16 = 1 << 5;
+}
+
+/// The unmasked-overflow and -underflow results are scaled by 2^∓24576 (3 × 2^13).
+const WRAP: i32 = 24576;
+
+/// Which precision a result is rounded to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Precision {
+    P24,
+    P53,
+    P64,
+}
+
+/// What the control word says about rounding a result.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Env {
+    pub pc: Precision,
+    pub rc: Round,
+    /// Exception masks (control-word bits 0..5): a set bit masks the exception.
+    pub masks: u16,
+}
+
+impl Env {
+    pub fn from_cw(cw: u16) -> Env {
+        let pc = match (cw >> 8) & 3 {
+            0 => Precision::P24,
+            2 => Precision::P53,
+            // 1 is reserved; the processor rounds to 64 bits then, as for 3.
+            _ => Precision::P64,
+        };
+        Env { pc, rc: rounding(cw), masks: cw & 0x3F }
+    }
+
+    pub fn with_pc(self, pc: Precision) -> Env {
+        Env { pc, ..self }
+    }
+
+    pub fn masked(&self, e: u16) -> bool {
+        self.masks & e == e
+    }
+}
+
+/// The rounding mode of control word `cw`.
+pub(crate) fn rounding(cw: u16) -> Round {
+    match (cw >> 10) & 3 {
+        0 => Round::NearestTiesToEven,
+        1 => Round::TowardNegative,
+        2 => Round::TowardPositive,
+        _ => Round::TowardZero,
+    }
+}
+
+/// A rounded result: the value, the exceptions it raised (#P, #U, #O) and C1 (the
+/// significand was rounded away from zero).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rounded {
+    pub v: F80,
+    pub exc: u16,
+    pub c1: bool,
+}
+
+/// A finite value of the 80-bit format (or a pseudo-denormal) as a [`Wide`] (exactly).
+pub(crate) fn wide(v: F80) -> Wide {
+    match v.exp() {
+        0x7FFF => Wide::INFINITY.copy_sign_of(v.sign()),
+        _ if v.sig == 0 => Wide::ZERO.copy_sign_of(v.sign()),
+        _ => {
+            let (e, sig) = v.unpack(true);
+            from_parts(v.sign(), e - 63, sig as u128, false)
+        }
+    }
+}
+
+trait SignOf {
+    fn copy_sign_of(self, negative: bool) -> Self;
+}
+impl<S: Semantics> SignOf for IeeeFloat<S> {
+    fn copy_sign_of(self, negative: bool) -> Self {
+        if self.is_negative() != negative { -self } else { self }
+    }
+}
+
+/// `(-1)^sign * (sig + sticky) * 2^exp2`, rounded to odd at Wide's precision (exact if it
+/// fits): `sticky` says that something non-zero below `sig`'s last bit was dropped.
+pub(crate) fn from_parts(sign: bool, mut exp2: i32, mut sig: u128, mut sticky: bool) -> Wide {
+    if sig == 0 {
+        return Wide::ZERO.copy_sign_of(sign);
+    }
+    let width = 128 - sig.leading_zeros();
+    if width > WIDE_P {
+        let sh = width - WIDE_P;
+        sticky |= sig & ((1u128 << sh) - 1) != 0;
+        sig >>= sh;
+        exp2 += sh as i32;
+    } else {
+        let sh = WIDE_P - width;
+        sig <<= sh;
+        exp2 -= sh as i32;
+    }
+    if sticky {
+        sig |= 1;
+    }
+    // The value is sig * 2^exp2 with sig's top bit at 2^67: the unbiased exponent is
+    // exp2 + 67.
+    let e = exp2 + (WIDE_P as i32 - 1);
+    let biased = (e + WIDE_BIAS) as u128;
+    let frac = sig & ((1u128 << (WIDE_P - 1)) - 1);
+    Wide::from_bits((sign as u128) << 87 | biased << (WIDE_P - 1) | frac)
+}
+
+/// Round to odd: an inexact result gets its last bit set.
+fn odd(r: StatusAnd<Wide>) -> Wide {
+    if r.status.contains(Status::INEXACT) { Wide::from_bits(r.value.to_bits() | 1) } else { r.value }
+}
+
+/// The sign and the significand and exponent of a finite non-zero value in integers:
+/// value = sig * 2^exp2 with sig normalized to 64 bits.
+fn parts(v: F80) -> (bool, i32, u64) {
+    let (e, sig) = v.unpack(true);
+    (v.sign(), e - 63, sig)
+}
+
+/// a + b for finite values (a zero result is +0; callers fix its sign).
+pub(crate) fn add(a: F80, b: F80) -> Wide {
+    odd(wide(a).add_r(wide(b), Round::TowardZero))
+}
+
+/// a * b for finite non-zero values.
+pub(crate) fn mul(a: F80, b: F80) -> Wide {
+    let (sa, ea, ma) = parts(a);
+    let (sb, eb, mb) = parts(b);
+    from_parts(sa != sb, ea + eb, ma as u128 * mb as u128, false)
+}
+
+/// a / b for finite non-zero values.
+pub(crate) fn div(a: F80, b: F80) -> Wide {
+    let (sa, ea, ma) = parts(a);
+    let (sb, eb, mb) = parts(b);
+    // 2^63 <= ma, mb < 2^64, so the quotient of ma * 2^64 by mb has 64 or 65 bits; 70 bits
+    // of quotient leave room for rounding to odd at 68.
+    let n = (ma as u128) << 64;
+    let q = n / mb as u128;
+    let r = n % mb as u128;
+    // Six more quotient bits.
+    let n2 = r << 6;
+    let q2 = (q << 6) | (n2 / mb as u128);
+    let r2 = n2 % mb as u128;
+    from_parts(sa != sb, ea - eb - 70, q2, r2 != 0)
+}
+
+/// The square root of a finite positive value.
+pub(crate) fn sqrt(a: F80) -> Wide {
+    let (_, mut e, m) = parts(a);
+    // value = m * 2^e; make e even so the root is sqrt(m') * 2^(e/2).
+    let mut n = m as u128;
+    if e & 1 != 0 {
+        n <<= 1;
+        e -= 1;
+    }
+    // n < 2^66; with 38 pairs of zero bits below it the radicand has about 141 bits, so
+    // the root has at least 70, two more than rounding to odd at 68 needs.
+    let (root, rem_nonzero) = isqrt_shifted(n, 38);
+    // value = n * 4^38 * 2^(e - 76), and e - 76 is even.
+    from_parts(false, (e - 76) / 2, root, rem_nonzero)
+}
+
+/// The integer square root of `n * 4^k` (n < 2^66) and whether it is inexact, digit by
+/// digit (two bits of radicand per bit of root), never holding the whole radicand.
+fn isqrt_shifted(n: u128, k: u32) -> (u128, bool) {
+    // Radicand bits, most significant pair first: n occupies pairs above the k zero pairs.
+    let pairs_n = (128 - n.leading_zeros()).div_ceil(2);
+    let total = pairs_n + k;
+    let mut root: u128 = 0;
+    let mut rem: u128 = 0;
+    for i in (0..total).rev() {
+        let pair = if i >= k { (n >> (2 * (i - k))) & 3 } else { 0 };
+        rem = (rem << 2) | pair;
+        let trial = (root << 2) | 1;
+        root <<= 1;
+        if rem >= trial {
+            rem -= trial;
+            root |= 1;
+        }
+    }
+    (root, rem != 0)
+}
+
+/// Round a wide result (exact or rounded to odd) once, as the control word says, into the
+/// 80-bit format.
+pub(crate) fn round(w: Wide, env: Env) -> Rounded {
+    match env.pc {
+        Precision::P24 => round_to::<Pc24S>(w, env),
+        Precision::P53 => round_to::<Pc53S>(w, env),
+        Precision::P64 => round_to::<X87DoubleExtendedS>(w, env),
+    }
+}
+
+/// 2^-16382, the smallest normal.
+fn min_normal() -> Wide {
+    from_parts(false, 1 - BIAS, 1, false)
+}
+
+/// Is the result tiny? The x87 decides after rounding (as if the exponent were unbounded):
+/// a result that rounds up to the smallest normal is not tiny.
+fn is_tiny<P: Semantics>(w: Wide, rc: Round) -> bool {
+    if w.is_zero() || w.ilogb() >= 1 - BIAS {
+        return false;
+    }
+    // Round to P's precision with no exponent limit: scale into P's normal range first.
+    let scaled = w.scalbn(WRAP);
+    let r: StatusAnd<IeeeFloat<P>> = scaled.convert_r(rc, &mut false);
+    let back: Wide = r.value.convert(&mut false).value;
+    back.abs().partial_cmp(&min_normal().scalbn(WRAP)) == Some(Ordering::Less)
+}
+
+fn round_to<P: Semantics>(w: Wide, env: Env) -> Rounded
+where
+    Wide: FloatConvert<IeeeFloat<P>>,
+    IeeeFloat<P>: FloatConvert<Wide> + FloatConvert<X87>,
+{
+    if !w.is_finite_non_zero() {
+        // Zeros and infinities are exact in every format.
+        let v = if w.is_zero() { F80::zero(w.is_negative()) } else { F80::infinity(w.is_negative()) };
+        return Rounded { v, exc: 0, c1: false };
+    }
+    let tiny = is_tiny::<P>(w, env.rc);
+    if tiny && !env.masked(exc::UE) {
+        // Unmasked underflow: the exact result scaled up, signalled even when exact.
+        let (v, inexact, c1) = convert_checked::<P>(w.scalbn(WRAP), env.rc);
+        return Rounded { v, exc: exc::UE | if inexact { exc::PE } else { 0 }, c1 };
+    }
+    let r: StatusAnd<IeeeFloat<P>> = w.convert_r(env.rc, &mut false);
+    if r.status.contains(Status::OVERFLOW) {
+        if !env.masked(exc::OE) {
+            let (v, inexact, c1) = convert_checked::<P>(w.scalbn(-WRAP), env.rc);
+            return Rounded { v, exc: exc::OE | if inexact { exc::PE } else { 0 }, c1 };
+        }
+        let v = to_f80(r.value);
+        // Overflow to infinity rounds away from zero; to the largest finite, toward it.
+        return Rounded { v, exc: exc::OE | exc::PE, c1: r.value.is_infinite() };
+    }
+    let inexact = r.status.contains(Status::INEXACT);
+    let mut e = 0;
+    if inexact {
+        e |= exc::PE;
+        if tiny {
+            e |= exc::UE;
+        }
+    }
+    Rounded { v: to_f80(r.value), exc: e, c1: inexact && rounded_up(r.value, w) }
+}
+
+/// Convert a value known to be in range: (result, inexact, rounded away from zero).
+fn convert_checked<P: Semantics>(w: Wide, rc: Round) -> (F80, bool, bool)
+where
+    Wide: FloatConvert<IeeeFloat<P>>,
+    IeeeFloat<P>: FloatConvert<Wide> + FloatConvert<X87>,
+{
+    let r: StatusAnd<IeeeFloat<P>> = w.convert_r(rc, &mut false);
+    let inexact = r.status.contains(Status::INEXACT);
+    (to_f80(r.value), inexact, inexact && rounded_up(r.value, w))
+}
+
+fn rounded_up<P: Semantics>(r: IeeeFloat<P>, w: Wide) -> bool
+where
+    IeeeFloat<P>: FloatConvert<Wide>,
+{
+    if r.is_infinite() {
+        return true;
+    }
+    let back: Wide = r.convert(&mut false).value;
+    back.abs().partial_cmp(&w.abs()) == Some(Ordering::Greater)
+}
+
+/// A value of a precision-control format into the 80-bit format (exact).
+fn to_f80<P: Semantics>(r: IeeeFloat<P>) -> F80
+where
+    IeeeFloat<P>: FloatConvert<X87>,
+{
+    let x: X87 = r.convert(&mut false).value;
+    F80::from_bits(x.to_bits())
+}
+
+/// Round a finite value to an integral value in the rounding mode RC (FRNDINT, FIST):
+/// (result, inexact, rounded away from zero).
+pub(crate) fn round_to_integral(v: F80, rc: Round) -> (F80, bool, bool) {
+    let x = X87::from_bits(v.bits());
+    let r = x.round_to_integral(rc);
+    let inexact = r.status.contains(Status::INEXACT);
+    let out = F80::from_bits(r.value.to_bits());
+    let up = inexact && r.value.abs().partial_cmp(&x.abs()) == Some(Ordering::Greater);
+    // An integral result keeps the operand's sign (-0.3 rounds to -0).
+    let out = if r.value.category() == Category::Zero { F80::zero(v.sign()) } else { out };
+    (out, inexact, up)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pc: Precision, rc: Round) -> Env {
+        Env { pc, rc, masks: 0x3F }
+    }
+
+    fn f(x: f64) -> F80 {
+        F80::from_f64_bits(x.to_bits()).0
+    }
+
+    #[test]
+    fn one_third_rounds_by_precision_control() {
+        let third = div(f(1.0), f(3.0));
+        let r = round(third, env(Precision::P64, Round::NearestTiesToEven));
+        assert_eq!(r.v, F80::new(false, 16381, 0xAAAA_AAAA_AAAA_AAAB));
+        assert!(r.c1);
+        assert_eq!(r.exc, exc::PE);
+        let r = round(third, env(Precision::P53, Round::NearestTiesToEven));
+        assert_eq!(r.v, f(1.0 / 3.0));
+        let r = round(third, env(Precision::P24, Round::TowardZero));
+        assert_eq!(r.v, F80::new(false, 16381, 0xAAAA_AA00_0000_0000));
+        assert!(!r.c1);
+    }
+
+    #[test]
+    fn square_roots_are_exact_or_sticky() {
+        let r = round(sqrt(f(2.0)), env(Precision::P53, Round::NearestTiesToEven));
+        assert_eq!(r.v, f(std::f64::consts::SQRT_2));
+        let r = round(sqrt(f(9.0)), env(Precision::P64, Round::NearestTiesToEven));
+        assert_eq!((r.v, r.exc), (f(3.0), 0));
+        let r = round(sqrt(f(0.5)), env(Precision::P53, Round::NearestTiesToEven));
+        assert_eq!(r.v, f(0.5f64.sqrt()));
+    }
+
+    #[test]
+    fn overflow_masked_and_unmasked() {
+        let big = F80::new(false, 0x7FFE, 1 << 63);
+        let r = round(mul(big, big), env(Precision::P64, Round::NearestTiesToEven));
+        assert_eq!((r.v, r.exc), (F80::INFINITY, exc::OE | exc::PE));
+        let unmasked = Env { masks: 0x3F & !exc::OE, ..env(Precision::P64, Round::NearestTiesToEven) };
+        let r = round(mul(big, big), unmasked);
+        // 2^32766 * 2^-24576 = 2^8190.
+        assert_eq!((r.v, r.exc), (F80::new(false, (BIAS + 8190) as u16, 1 << 63), exc::OE));
+    }
+
+    #[test]
+    fn tiny_results_denormalize() {
+        let small = F80::new(false, 1, 1 << 63); // 2^-16382
+        let half = f(0.5);
+        let r = round(mul(small, half), env(Precision::P64, Round::NearestTiesToEven));
+        assert_eq!((r.v, r.exc), (F80::new(false, 0, 1 << 62), 0));
+        let third = round(div(small, f(3.0)), env(Precision::P64, Round::NearestTiesToEven));
+        assert_eq!(third.exc, exc::UE | exc::PE);
+    }
+}
