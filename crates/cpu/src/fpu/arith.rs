@@ -93,9 +93,13 @@ pub(crate) fn denormal(a: F80, b: F80) -> u16 {
 /// operands raised on their way in (a denormal `float` or `double`).
 pub(crate) fn binary(k: u8, a: F80, b: F80, env: Env, pre: u16) -> Outcome {
     if let Some(o) = nan_check(a, b) {
-        return Outcome { exc: o.exc | pre, ..o };
+        // A NaN operand takes precedence over a denormal one: no #D.
+        return o;
     }
     let d = pre | denormal(a, b);
+    if d != 0 && !env.masked(exc::DE) {
+        return Outcome { v: a, exc: d, c1: false };
+    }
     let (ca, cb) = (a.class(), b.class());
     let (ia, ib) = (ca == Class::Infinity, cb == Class::Infinity);
     let (za, zb) = (ca == Class::Zero, cb == Class::Zero);
@@ -240,11 +244,16 @@ pub(crate) fn sqrt(a: F80, env: Env) -> Outcome {
     if let Some(o) = nan_check(a, a) {
         return o;
     }
+    if a.sign() && a.class() != Class::Zero {
+        // A negative operand is invalid, denormal or not.
+        return Outcome::invalid();
+    }
     let d = denormal(a, a);
+    if d != 0 && !env.masked(exc::DE) {
+        return Outcome { v: a, exc: d, c1: false };
+    }
     match a.class() {
-        Class::Zero => Outcome::exact(a),
-        _ if a.sign() => Outcome { exc: exc::IE | d, ..Outcome::invalid() },
-        Class::Infinity => Outcome::exact(a),
+        Class::Zero | Class::Infinity => Outcome::exact(a),
         _ => Outcome::rounded(round(float::sqrt(a), env), d),
     }
 }
@@ -258,6 +267,9 @@ fn rndint(a: F80, env: Env) -> Outcome {
         return o;
     }
     let d = denormal(a, a);
+    if d != 0 && !env.masked(exc::DE) {
+        return Outcome { v: a, exc: d, c1: false };
+    }
     match a.class() {
         Class::Zero | Class::Infinity => Outcome::exact(a),
         _ => {
@@ -287,6 +299,9 @@ fn scale(a: F80, b: F80, env: Env) -> Outcome {
         return o;
     }
     let d = denormal(a, b);
+    if d != 0 && !env.masked(exc::DE) {
+        return Outcome { v: a, exc: d, c1: false };
+    }
     let exact = |v: F80| Outcome { v, exc: d, c1: false };
     let invalid = Outcome { exc: exc::IE | d, ..Outcome::invalid() };
     match (a.class(), b.class()) {
@@ -346,7 +361,7 @@ pub(crate) fn fxtract(st: &mut State, op: &Op) -> Res {
             (expo, sig, if c == Class::Denormal { exc::DE } else { 0 })
         }
     };
-    if fpu.signal(e) && e & !fpu.cw & (exc::IE | exc::DE | exc::ZE) != 0 {
+    if fpu.stops(e) {
         return Ok(());
     }
     fpu.set_c1(false);
@@ -366,12 +381,13 @@ pub(crate) fn fprem<const IEEE: bool>(st: &mut State, op: &Op) -> Res {
         return Ok(());
     };
     let (o, cc) = remainder(a, b, IEEE, fpu.env());
-    if fpu.signal(o.exc) && o.exc & !fpu.cw & (exc::IE | exc::DE | exc::ZE) != 0 {
+    // C2 (and C1) clear whatever happens; C0 and C3 change only with a quotient.
+    fpu.sw &= !(sw::C1 | sw::C2);
+    if fpu.stops(o.exc) {
         return Ok(());
     }
-    fpu.set_cc(cc);
-    if o.c1 {
-        fpu.set_c1(true);
+    if let Some(cc) = cc {
+        fpu.set_cc(cc);
     }
     fpu.set(0, o.v);
     Ok(())
@@ -379,17 +395,20 @@ pub(crate) fn fprem<const IEEE: bool>(st: &mut State, op: &Op) -> Res {
 
 /// The partial remainder and the condition codes it sets: C2 when incomplete, else the
 /// quotient's low three bits in C0, C3, C1.
-fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, u16) {
+fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, Option<u16>) {
     if let Some(o) = nan_check(a, b) {
-        return (o, 0);
+        return (o, None);
     }
     let d = denormal(a, b);
+    if d != 0 && !env.masked(exc::DE) {
+        return (Outcome { v: a, exc: d, c1: false }, None);
+    }
     let (ca, cb) = (a.class(), b.class());
     if ca == Class::Infinity || cb == Class::Zero {
-        return (Outcome { exc: exc::IE | d, ..Outcome::invalid() }, 0);
+        return (Outcome { exc: exc::IE | d, ..Outcome::invalid() }, None);
     }
     if ca == Class::Zero || cb == Class::Infinity {
-        return (Outcome { v: a, exc: d, c1: false }, 0);
+        return (Outcome { v: a, exc: d, c1: false }, Some(0));
     }
     let (ea, ma) = a.unpack(true);
     let (eb, mb) = b.unpack(true);
@@ -405,7 +424,7 @@ fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, u16) {
         let n = 32 + diff % 32;
         let r = (ma << n) % mb;
         let rr = exact(a.sign(), ea - 63 - n, r);
-        return (Outcome::rounded(rr, d), sw::C2);
+        return (Outcome::rounded(rr, d), Some(sw::C2));
     }
     let (q, r, sign) = if diff < 0 {
         // |a| < |b|: the quotient is 0, unless FPREM1 rounds |a| > |b|/2 up to 1.
@@ -413,7 +432,7 @@ fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, u16) {
             // a - b = -(2mb - ma) * 2^(ea - 63).
             (1u128, 2 * mb - ma, !a.sign())
         } else {
-            return (Outcome { v: a, exc: d, c1: false }, 0);
+            return (Outcome { v: a, exc: d, c1: false }, Some(0));
         }
     } else {
         let n = ma << diff;
@@ -431,5 +450,5 @@ fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, u16) {
     let cc = if q & 4 != 0 { sw::C0 } else { 0 }
         | if q & 2 != 0 { sw::C3 } else { 0 }
         | if q & 1 != 0 { sw::C1 } else { 0 };
-    (Outcome { v: rr.v, exc: rr.exc | d, c1: false }, cc)
+    (Outcome { v: rr.v, exc: rr.exc | d, c1: false }, Some(cc))
 }

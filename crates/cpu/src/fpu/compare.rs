@@ -77,24 +77,21 @@ pub(crate) fn fcom<const SRC: u8, const POPS: u8, const QUIET: bool>(st: &mut St
         ZERO => Some(F80::ZERO),
         _ => Some(m),
     };
-    let (order, e) = match (fpu.get(0), b) {
+    // The condition codes are set whatever happens (unordered after an invalid
+    // operation); an unmasked exception only keeps the stack from being popped.
+    let (order, stop) = match (fpu.get(0), b) {
         (Some(a), Some(b)) => {
             let (o, e) = compare(a, b, QUIET);
-            (o, e | pre)
+            let e = if e & exc::IE != 0 { e } else { e | pre };
+            (o, fpu.stops(e))
         }
-        _ => {
-            if !fpu.stack_fault(false) {
-                return Ok(());
-            }
-            (None, 0)
-        }
+        _ => (None, !fpu.stack_fault(false)),
     };
-    if fpu.signal(e) && e & !fpu.cw & (exc::IE | exc::DE) != 0 {
-        return Ok(());
-    }
     fpu.set_cc(codes(order));
-    for _ in 0..POPS {
-        fpu.pop();
+    if !stop {
+        for _ in 0..POPS {
+            fpu.pop();
+        }
     }
     Ok(())
 }
@@ -103,20 +100,18 @@ pub(crate) fn fcom<const SRC: u8, const POPS: u8, const QUIET: bool>(st: &mut St
 pub(crate) fn fcomi<const POP: bool, const QUIET: bool>(st: &mut State, op: &Op) -> Res {
     st.fpu_begin(op, Kind::Arith, false)?;
     let fpu = &mut st.fpu;
-    let (order, e) = match (fpu.get(0), fpu.get(op.r)) {
-        (Some(a), Some(b)) => compare(a, b, QUIET),
-        _ => {
-            if !fpu.stack_fault(false) {
-                return Ok(());
-            }
-            (None, 0)
+    // As for FCOM, EFLAGS are set whatever happens; C1 is left alone.
+    let (order, stop) = match (fpu.get(0), fpu.get(op.r)) {
+        (Some(a), Some(b)) => {
+            let (o, e) = compare(a, b, QUIET);
+            let c1 = fpu.sw & sw::C1;
+            let stop = fpu.stops(e);
+            fpu.sw |= c1;
+            (o, stop)
         }
+        _ => (None, !fpu.stack_fault(false)),
     };
-    if fpu.signal(e) && e & !fpu.cw & (exc::IE | exc::DE) != 0 {
-        return Ok(());
-    }
-    fpu.set_c1(false);
-    if POP {
+    if POP && !stop {
         fpu.pop();
     }
     let f = match order {

@@ -166,7 +166,11 @@ pub(crate) fn handler(ins: &Instruction, op: &mut Op, bytes: &[u8]) -> Handler {
             }
         }
         M::Fst => l::fst_sti::<false>,
-        M::Fstp | M::Fstpnce => l::fst_sti::<true>,
+        M::Fstp => l::fst_sti::<true>,
+        M::Fstpnce => {
+            op.imm = l::NO_CHECK_EMPTY;
+            l::fst_sti::<true>
+        }
         M::Fist => match ms {
             MemorySize::Int16 => l::fst_m::<{ l::I16 }, false>,
             _ => l::fst_m::<{ l::I32 }, false>,

@@ -276,6 +276,25 @@ fn is_tiny<P: Semantics>(w: Wide, rc: Round) -> bool {
     back.abs().partial_cmp(&min_normal().scalbn(WRAP)) == Some(Ordering::Less)
 }
 
+/// Does the result overflow: rounded to P's precision with an unbounded exponent, is it
+/// 2^16384 or more? (rustc_apfloat's own overflow status misses the overflows that round
+/// to the largest finite number.)
+fn overflows<P: Semantics>(w: Wide, rc: Round) -> bool
+where
+    Wide: FloatConvert<IeeeFloat<P>>,
+    IeeeFloat<P>: FloatConvert<Wide>,
+{
+    if w.is_zero() || w.ilogb() < BIAS {
+        return false;
+    }
+    if w.ilogb() > BIAS {
+        return true;
+    }
+    let r: StatusAnd<IeeeFloat<P>> = w.scalbn(-WRAP).convert_r(rc, &mut false);
+    let back: Wide = r.value.convert(&mut false).value;
+    back.ilogb() + WRAP > BIAS
+}
+
 fn round_to<P: Semantics>(w: Wide, env: Env) -> Rounded
 where
     Wide: FloatConvert<IeeeFloat<P>>,
@@ -289,13 +308,23 @@ where
     let tiny = is_tiny::<P>(w, env.rc);
     if tiny && !env.masked(exc::UE) {
         // Unmasked underflow: the exact result scaled up, signalled even when exact.
-        let (v, inexact, c1) = convert_checked::<P>(w.scalbn(WRAP), env.rc);
+        let scaled = w.scalbn(WRAP);
+        if scaled.ilogb() < 1 - BIAS {
+            // Still too small after scaling: zero.
+            return Rounded { v: F80::zero(w.is_negative()), exc: exc::UE | exc::PE, c1: false };
+        }
+        let (v, inexact, c1) = convert_checked::<P>(scaled, env.rc);
         return Rounded { v, exc: exc::UE | if inexact { exc::PE } else { 0 }, c1 };
     }
     let r: StatusAnd<IeeeFloat<P>> = w.convert_r(env.rc, &mut false);
-    if r.status.contains(Status::OVERFLOW) {
+    if overflows::<P>(w, env.rc) {
         if !env.masked(exc::OE) {
-            let (v, inexact, c1) = convert_checked::<P>(w.scalbn(-WRAP), env.rc);
+            let scaled = w.scalbn(-WRAP);
+            if overflows::<P>(scaled, env.rc) {
+                // Still too large after scaling: infinity.
+                return Rounded { v: F80::infinity(w.is_negative()), exc: exc::OE | exc::PE, c1: true };
+            }
+            let (v, inexact, c1) = convert_checked::<P>(scaled, env.rc);
             return Rounded { v, exc: exc::OE | if inexact { exc::PE } else { 0 }, c1 };
         }
         let v = to_f80(r.value);

@@ -16,6 +16,9 @@ use rustc_apfloat::ieee::{DoubleS, IeeeFloat, Semantics, SingleS, X87DoubleExten
 use rustc_apfloat::{Float, FloatConvert, Status, StatusAnd};
 use std::cmp::Ordering;
 
+/// `op.imm` of FSTP ST(i)'s D9 D8+i encoding, which does not check for an empty ST(0).
+pub(crate) const NO_CHECK_EMPTY: u32 = 1;
+
 /// Memory formats (the handlers' `F` parameter).
 pub(crate) const M32: u8 = 0;
 pub(crate) const M64: u8 = 1;
@@ -35,9 +38,11 @@ pub(crate) fn push(fpu: &mut Fpu, o: Outcome) {
         }
         return;
     }
-    if fpu.signal(o.exc) && o.exc & !fpu.cw & (exc::IE | exc::DE | exc::ZE) != 0 {
+    // A denormal operand raises #D but is loaded all the same, masked or not.
+    if fpu.stops(o.exc & !exc::DE) {
         return;
     }
+    fpu.signal(o.exc);
     fpu.set_c1(o.c1);
     fpu.push(o.v);
 }
@@ -141,7 +146,14 @@ pub(crate) fn fst_m<const F: u8, const POP: bool>(st: &mut State, op: &Op) -> Re
         _ => store_bcd(v, env),
     };
     let o = if underflow { Outcome { exc: 0, c1: false, ..o } } else { o };
-    if fpu.signal(o.exc) && o.exc & !fpu.cw & (exc::IE | exc::OE | exc::UE) != 0 {
+    if fpu.stops(o.exc) {
+        return Ok(());
+    }
+    // An unmasked overflow or underflow stores nothing either, and reports nothing more.
+    let unmasked = o.exc & !fpu.cw & (exc::OE | exc::UE);
+    if unmasked != 0 {
+        fpu.signal(unmasked);
+        fpu.set_c1(false);
         return Ok(());
     }
     fpu.set_c1(o.c1);
@@ -199,11 +211,13 @@ where
     let ub: X87 = unbounded.value.convert(&mut false).value;
     let min_normal = X87::from_bits(F80::new(false, (emin + super::value::BIAS) as u16, 1 << 63).bits());
     let tiny = ub.abs().partial_cmp(&min_normal) == Some(Ordering::Less);
+    // Overflow likewise (rustc_apfloat does not report an overflow to the largest finite).
+    let overflow = ub.ilogb() > S::MAX_EXP;
     let r: StatusAnd<IeeeFloat<S>> = x.convert_r(env.rc, &mut false);
     let inexact = r.status.contains(Status::INEXACT);
     let mut e = if inexact { exc::PE } else { 0 };
-    if r.status.contains(Status::OVERFLOW) {
-        e |= exc::OE;
+    if overflow {
+        e |= exc::OE | exc::PE;
     }
     if tiny && (inexact || !env.masked(exc::UE)) {
         e |= exc::UE;
@@ -279,6 +293,12 @@ fn store_bcd(v: F80, env: Env) -> ([u8; 10], Outcome) {
 pub(crate) fn fst_sti<const POP: bool>(st: &mut State, op: &Op) -> Res {
     st.fpu_begin(op, Kind::Arith, false)?;
     let fpu = &mut st.fpu;
+    if op.imm == NO_CHECK_EMPTY && fpu.is_empty(0) {
+        // D9 D8+i pops an empty ST(0) without a stack fault and stores nothing.
+        fpu.set_c1(false);
+        fpu.pop();
+        return Ok(());
+    }
     let Some(v) = st0_or_underflow(fpu) else { return Ok(()) };
     fpu.set_c1(false);
     fpu.set(op.r, v);
@@ -328,8 +348,9 @@ pub(crate) fn fcmov(st: &mut State, op: &Op) -> Res {
 pub(crate) fn ffree<const POP: bool>(st: &mut State, op: &Op) -> Res {
     st.fpu_begin(op, Kind::Arith, false)?;
     st.fpu.free(op.r);
+    st.fpu.set_c1(false);
     if POP {
-        st.fpu.top = (st.fpu.top + 1) & 7;
+        st.fpu.pop();
     }
     Ok(())
 }

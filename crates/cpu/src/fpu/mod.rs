@@ -232,14 +232,25 @@ impl Fpu {
     /// is masked, i.e. the instruction goes on with the indefinite value.
     pub fn stack_fault(&mut self, overflow: bool) -> bool {
         self.sw |= exc::IE | sw::SF;
-        self.set_c1(overflow);
-        self.masked(exc::IE)
+        let masked = self.masked(exc::IE);
+        self.set_c1(overflow && masked);
+        masked
+    }
+
+    /// Flag `e`; if one of the exceptions that stop an instruction (#I, #D, #Z) is
+    /// unmasked, clear C1 and return true: the instruction must store nothing.
+    pub fn stops(&mut self, e: u16) -> bool {
+        if self.signal(e) && e & !self.cw & (exc::IE | exc::DE | exc::ZE) != 0 {
+            self.set_c1(false);
+            return true;
+        }
+        false
     }
 
     /// Store an operation's result in ST(i) (and pop if asked), unless one of its
     /// exceptions stops it: an unmasked #I, #D or #Z leaves the destination alone.
     pub fn deliver(&mut self, i: u8, o: Outcome, pop: bool) {
-        if self.signal(o.exc) && o.exc & !self.cw & (exc::IE | exc::DE | exc::ZE) != 0 {
+        if self.stops(o.exc) {
             return;
         }
         self.set_c1(o.c1);

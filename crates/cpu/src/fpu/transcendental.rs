@@ -34,8 +34,8 @@ pub(crate) fn fld_constant<const C: usize>(st: &mut State, op: &Op) -> Res {
     let w = float::from_parts(false, c.exp - 127, c.sig, true);
     let env = st.fpu.env().with_pc(Precision::P64);
     let r = round(w, env);
-    // Loading a constant is exact as far as the exceptions go: no #P.
-    push(&mut st.fpu, Outcome { v: r.v, exc: 0, c1: r.c1 });
+    // Loading a constant raises nothing (no #P) and clears C1.
+    push(&mut st.fpu, Outcome::exact(r.v));
     Ok(())
 }
 
