@@ -96,11 +96,19 @@ pub(crate) fn binary(k: u8, a: F80, b: F80, env: Env, pre: u16) -> Outcome {
         // A NaN operand takes precedence over a denormal one: no #D.
         return o;
     }
+    let (ca, cb) = (a.class(), b.class());
+    if k == DIV && cb == Class::Zero && ca != Class::Infinity {
+        // Division by zero comes before a denormal operand: #Z (or #I for 0/0), no #D.
+        return if ca == Class::Zero {
+            Outcome::invalid()
+        } else {
+            Outcome { v: F80::infinity(a.sign() != b.sign()), exc: exc::ZE, c1: false }
+        };
+    }
     let d = pre | denormal(a, b);
     if d != 0 && !env.masked(exc::DE) {
         return Outcome { v: a, exc: d, c1: false };
     }
-    let (ca, cb) = (a.class(), b.class());
     let (ia, ib) = (ca == Class::Infinity, cb == Class::Infinity);
     let (za, zb) = (ca == Class::Zero, cb == Class::Zero);
     let invalid = Outcome { exc: exc::IE | d, ..Outcome::invalid() };
@@ -375,6 +383,7 @@ pub(crate) fn fprem<const IEEE: bool>(st: &mut State, op: &Op) -> Res {
     st.fpu_begin(op, Kind::Arith, false)?;
     let fpu = &mut st.fpu;
     let (Some(a), Some(b)) = (fpu.get(0), fpu.get(1)) else {
+        fpu.sw &= !sw::C2;
         if fpu.stack_fault(false) {
             fpu.set(0, F80::INDEFINITE);
         }
@@ -399,25 +408,35 @@ fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, Option<u16>) {
     if let Some(o) = nan_check(a, b) {
         return (o, None);
     }
+    let (ca, cb) = (a.class(), b.class());
+    if ca == Class::Infinity || cb == Class::Zero {
+        // Invalid whatever the other operand is: no #D.
+        return (Outcome::invalid(), None);
+    }
     let d = denormal(a, b);
     if d != 0 && !env.masked(exc::DE) {
         return (Outcome { v: a, exc: d, c1: false }, None);
     }
-    let (ca, cb) = (a.class(), b.class());
-    if ca == Class::Infinity || cb == Class::Zero {
-        return (Outcome { exc: exc::IE | d, ..Outcome::invalid() }, None);
-    }
+    let exact = |sign: bool, exp2: i32, mag: u128| {
+        let w = float::from_parts(sign, exp2, mag, false);
+        round(w, env.with_pc(Precision::P64))
+    };
+    // The dividend itself is the remainder: as is, but a denormal one is a tiny result.
+    let unchanged = || {
+        if ca == Class::Denormal {
+            let (e, m) = a.unpack(true);
+            Outcome::rounded(exact(a.sign(), e - 63, m as u128), d)
+        } else {
+            Outcome { v: a.canonical(), exc: d, c1: false }
+        }
+    };
     if ca == Class::Zero || cb == Class::Infinity {
-        return (Outcome { v: a, exc: d, c1: false }, Some(0));
+        return (unchanged(), Some(0));
     }
     let (ea, ma) = a.unpack(true);
     let (eb, mb) = b.unpack(true);
     let diff = ea - eb;
     let (ma, mb) = (ma as u128, mb as u128);
-    let exact = |sign: bool, exp2: i32, mag: u128| {
-        let w = float::from_parts(sign, exp2, mag, false);
-        round(w, env.with_pc(Precision::P64))
-    };
     if diff >= 64 {
         // Partial: reduce the exponent difference by N = 32 + diff mod 32 bits (the
         // quotient truncated, for FPREM1 too), and say so with C2.
@@ -432,7 +451,7 @@ fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, Option<u16>) {
             // a - b = -(2mb - ma) * 2^(ea - 63).
             (1u128, 2 * mb - ma, !a.sign())
         } else {
-            return (Outcome { v: a, exc: d, c1: false }, Some(0));
+            return (unchanged(), Some(0));
         }
     } else {
         let n = ma << diff;

@@ -91,10 +91,9 @@ pub(crate) fn fld_sti(st: &mut State, op: &Op) -> Res {
     let fpu = &mut st.fpu;
     match fpu.get(op.r) {
         Some(v) => push(fpu, Outcome::exact(v)),
+        // An empty source is an underflow, whatever ST(7) holds.
         None => {
-            if !fpu.is_empty(7) {
-                push(fpu, Outcome::exact(F80::INDEFINITE));
-            } else if fpu.stack_fault(false) {
+            if fpu.stack_fault(false) {
                 fpu.push(F80::INDEFINITE);
             }
         }
@@ -146,14 +145,14 @@ pub(crate) fn fst_m<const F: u8, const POP: bool>(st: &mut State, op: &Op) -> Re
         _ => store_bcd(v, env),
     };
     let o = if underflow { Outcome { exc: 0, c1: false, ..o } } else { o };
-    if fpu.stops(o.exc) {
-        return Ok(());
-    }
-    // An unmasked overflow or underflow stores nothing either, and reports nothing more.
+    // An unmasked overflow or underflow stores nothing, and reports nothing more.
     let unmasked = o.exc & !fpu.cw & (exc::OE | exc::UE);
     if unmasked != 0 {
         fpu.signal(unmasked);
         fpu.set_c1(false);
+        return Ok(());
+    }
+    if fpu.stops(o.exc) {
         return Ok(());
     }
     fpu.set_c1(o.c1);

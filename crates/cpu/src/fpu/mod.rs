@@ -232,9 +232,8 @@ impl Fpu {
     /// is masked, i.e. the instruction goes on with the indefinite value.
     pub fn stack_fault(&mut self, overflow: bool) -> bool {
         self.sw |= exc::IE | sw::SF;
-        let masked = self.masked(exc::IE);
-        self.set_c1(overflow && masked);
-        masked
+        self.set_c1(overflow);
+        self.masked(exc::IE)
     }
 
     /// Flag `e`; if one of the exceptions that stop an instruction (#I, #D, #Z) is

@@ -109,8 +109,10 @@ impl F80 {
         }
     }
 
-    pub fn is_nan(self) -> bool {
-        matches!(self.class(), Class::QNaN | Class::SNaN)
+    /// The value with a pseudo-denormal written as the normal number it is (exponent 1),
+    /// as the processor writes any result.
+    pub const fn canonical(self) -> F80 {
+        if self.exp() == 0 && self.sig & J != 0 { F80 { sig: self.sig, se: self.se | 1 } } else { self }
     }
 
     /// The tag-word value of a non-empty register holding this: 0 valid, 1 zero, 2 special.
