@@ -137,6 +137,8 @@ fn load_env(fpu: &mut Fpu, b: &[u8], o32: bool) {
         fpu.set_tag_word(w16(4));
         fpu.fip = w16(6) as u32;
         fpu.fcs = w16(8);
+        // The 16-bit layout has no room for the opcode.
+        fpu.fop = 0;
         fpu.fdp = w16(10) as u32;
         fpu.fds = w16(12);
     }
