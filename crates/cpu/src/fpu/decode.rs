@@ -247,14 +247,14 @@ pub(crate) fn handler(ins: &Instruction, op: &mut Op, bytes: &[u8]) -> Handler {
         M::Fnop => k::fnop::<true>,
         M::Fneni | M::Fndisi | M::Fnsetpm => k::fnop::<false>,
 
-        M::Fsin => t::fsin,
-        M::Fcos => t::fcos,
-        M::Fsincos => t::fsincos,
-        M::Fptan => t::fptan,
+        M::Fsin => t::trig::<{ t::SIN }>,
+        M::Fcos => t::trig::<{ t::COS }>,
+        M::Fsincos => t::trig::<{ t::SINCOS }>,
+        M::Fptan => t::trig::<{ t::PTAN }>,
         M::Fpatan => t::fpatan,
         M::F2xm1 => t::f2xm1,
-        M::Fyl2x => t::fyl2x,
-        M::Fyl2xp1 => t::fyl2xp1,
+        M::Fyl2x => t::fyl2x::<false>,
+        M::Fyl2xp1 => t::fyl2x::<true>,
         _ => op_ud,
     }
 }

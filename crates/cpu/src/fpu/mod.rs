@@ -23,6 +23,7 @@
 //! register (the full tag word is computed from the registers when it is stored, as the
 //! processor since the Pentium Pro does).
 
+pub(crate) mod approx;
 pub(crate) mod arith;
 pub(crate) mod compare;
 pub(crate) mod control;

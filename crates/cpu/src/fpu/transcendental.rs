@@ -3,10 +3,25 @@
 //!
 //! The constants are the true values rounded as RC says (as the processor has done since
 //! the 486), from 128-bit truncations that carry a sticky bit.
+//!
+//! The functions are evaluated with 128-bit approximate arithmetic (`approx.rs`: series
+//! after argument reduction, each good to well over 110 bits) and rounded once, as RC
+//! says, by the arithmetic core, so the results are correctly rounded to 64 bits except
+//! within about 2^-110 of a rounding boundary. What they approximate is what the processor
+//! computes: FSIN, FCOS, FSINCOS and FPTAN reduce their argument modulo π/2 with the
+//! x87's own 66-bit π (0xC90FDAA22168C234C × 2^-66), as Intel documents and as measuring
+//! this AMD processor shows (near multiples of π/2 the results follow that π, not the
+//! true one); operands of magnitude 2^63 or more are left alone with C2 set. The processor
+//! itself is not correctly rounded: `tests/x87_transcendental.rs` measures how often its
+//! last bit differs from ours (about 1% of ordinary operands, never by more than one unit
+//! in the last place).
 
-use super::float::{self, Precision, round};
+use super::approx::R;
+use super::arith::{denormal, nan_check};
+use super::float::{self, Env, Precision, exc, round};
 use super::load_store::push;
-use super::{Kind, Outcome};
+use super::value::{BIAS, Class, F80};
+use super::{Fpu, Kind, Outcome, sw};
 use crate::exit::Res;
 use crate::ops::Op;
 use crate::state::State;
@@ -39,27 +54,413 @@ pub(crate) fn fld_constant<const C: usize>(st: &mut State, op: &Op) -> Res {
     Ok(())
 }
 
-pub(crate) fn fsin(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+// 128-bit approximations (truncated) of the constants the functions need.
+const PI_R: R = R::c(0xc90fdaa22168c234c4c6628b80dc1cd1, -126);
+const PI_2_R: R = R::c(0xc90fdaa22168c234c4c6628b80dc1cd1, -127);
+const LOG2E_R: R = R::c(0xb8aa3b295c17f0bbbe87fed0691d3e88, -127);
+const LN2_R: R = R::c(0xb17217f7d1cf79abc9e3b39803f2f6af, -128);
+const TWO_OVER_PI_R: R = R::c(0xa2f9836e4e441529fc2757d1f534ddc0, -128);
+const SQRT2_R: R = R::c(0xb504f333f9de6484597d89b3754abe9f, -127);
+/// atan(j/8) for j = 0..=8.
+const ATAN_J_8: [R; 9] = [
+    R::ZERO,
+    R::c(0xfeadd4d5617b6e32c897989f3e888ef7, -131),
+    R::c(0xfadbafc96406eb156dc79ef5f7a217e5, -130),
+    R::c(0xb7b0ca0f26f784738aa32122dcfe4483, -129),
+    R::c(0xed63382b0dda7b456fe445ecbc3a8d03, -129),
+    R::c(0x8f005d5ef7f59f9b5c835e1665c43747, -128),
+    R::c(0xa4bc7d1934f7092419a87f2a457dac9e, -128),
+    R::c(0xb8053e2bc2319e73cb2da55210a4443d, -128),
+    R::c(0xc90fdaa22168c234c4c6628b80dc1cd1, -128),
+];
+/// The x87's π/2 for argument reduction: 0xC90FDAA22168C234C × 2^-67 (68 bits, of which
+/// the last two are zero: the 66-bit π).
+const PI66_HALF: u128 = 0xC_90FD_AA22_168C_234C;
+const PI66_HALF_EXP: i32 = -67;
+
+/// Round an approximation to the 80-bit format as RC says (precision control does not
+/// apply to the transcendentals).
+fn finish(r: R, env: Env) -> Outcome {
+    if r.is_zero() {
+        return Outcome::exact(F80::zero(r.neg));
+    }
+    Outcome::rounded(round(r.to_wide(), env.with_pc(Precision::P64)), 0)
 }
-pub(crate) fn fcos(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+
+/// `sum_{n>=0} c_n t^n` by Horner's rule, where `term(n)` gives c_n, for `n` terms.
+fn horner(t: R, n: u32, term: impl Fn(u32) -> R) -> R {
+    let mut acc = term(n - 1);
+    for i in (0..n - 1).rev() {
+        acc = term(i).add(acc.mul(t));
+    }
+    acc
 }
-pub(crate) fn fsincos(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+
+/// sin(r) and cos(r) for |r| below about π/4 + a little.
+fn sin_cos_small(r: R) -> (R, R) {
+    let r2 = r.mul(r);
+    let neg_r2 = r2.neg();
+    // sin r = r * sum (-r^2)^n / (2n+1)!, cos r = sum (-r^2)^n / (2n)!: 17 terms reach
+    // 2^-128 for |r| < 0.9.
+    let mut s = R::ONE;
+    let mut c = R::ONE;
+    for n in (1..=17u64).rev() {
+        s = R::ONE.add(s.mul(neg_r2).div_int((2 * n) * (2 * n + 1)));
+        c = R::ONE.add(c.mul(neg_r2).div_int((2 * n - 1) * (2 * n)));
+    }
+    (r.mul(s), c)
 }
-pub(crate) fn fptan(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+
+/// sin(x) and cos(x) as the x87 computes them: x reduced modulo its 66-bit π/2
+/// (|x| < 2^63).
+fn sin_cos(x: F80) -> (R, R) {
+    let neg = x.sign();
+    let ax = x.abs();
+    let (e, m) = ax.unpack(true);
+    let (k, r) = if e < -1 {
+        (0, R::from_f80(ax))
+    } else {
+        let k = R::from_f80(ax).mul(TWO_OVER_PI_R).round_int();
+        // x - k * π66/2 in units of 2^-67, exactly: the result is small, so wrapping
+        // arithmetic modulo 2^128 loses nothing.
+        let xs = if e + 4 >= 0 { (m as u128).wrapping_shl((e + 4) as u32) } else { (m as u128) >> -(e + 4) };
+        let rr = xs.wrapping_sub((k as u128).wrapping_mul(PI66_HALF)) as i128;
+        (k, R::from_int(rr, PI66_HALF_EXP))
+    };
+    let (s, c) = sin_cos_small(r);
+    let (s, c) = match k & 3 {
+        0 => (s, c),
+        1 => (c, s.neg()),
+        2 => (s.neg(), c.neg()),
+        _ => (c.neg(), s),
+    };
+    (if neg { s.neg() } else { s }, c)
 }
-pub(crate) fn fpatan(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+
+/// Which of the four: FSIN, FCOS, FPTAN, FSINCOS (the handler's `F` parameter).
+pub(crate) const SIN: u8 = 0;
+pub(crate) const COS: u8 = 1;
+pub(crate) const PTAN: u8 = 2;
+pub(crate) const SINCOS: u8 = 3;
+
+/// FSIN, FCOS, FPTAN, FSINCOS.
+pub(crate) fn trig<const F: u8>(st: &mut State, op: &Op) -> Res {
+    st.fpu_begin(op, Kind::Arith, false)?;
+    let fpu = &mut st.fpu;
+    let pushes = F == PTAN || F == SINCOS;
+    let Some(x) = fpu.get(0) else {
+        fpu.sw &= !sw::C2;
+        if fpu.stack_fault(false) {
+            fpu.set(0, F80::INDEFINITE);
+            if pushes {
+                fpu.push(F80::INDEFINITE);
+            }
+        }
+        return Ok(());
+    };
+    if pushes && !fpu.is_empty(7) {
+        fpu.sw &= !sw::C2;
+        if fpu.stack_fault(true) {
+            fpu.set(0, F80::INDEFINITE);
+            fpu.push(F80::INDEFINITE);
+        }
+        return Ok(());
+    }
+    let env = fpu.env();
+    let one = Outcome::exact(F80::ONE);
+    // (the value for ST(0), the value pushed if any)
+    let (a, b) = match x.class() {
+        Class::Unsupported | Class::QNaN | Class::SNaN | Class::Infinity => {
+            let o = nan_check(x, x).unwrap_or(Outcome::invalid());
+            (o, o)
+        }
+        Class::Zero => match F {
+            SIN => (Outcome::exact(x), one),
+            COS => (one, one),
+            PTAN => (Outcome::exact(x), one),
+            _ => (Outcome::exact(x), one),
+        },
+        _ if x.exp() as i32 >= BIAS + 63 => {
+            // Out of range: nothing changes but C2.
+            fpu.sw |= sw::C2;
+            return Ok(());
+        }
+        c => {
+            let d = if c == Class::Denormal { exc::DE } else { 0 };
+            if d != 0 && !env.masked(exc::DE) {
+                fpu.sw &= !sw::C2;
+                fpu.stops(d);
+                return Ok(());
+            }
+            let (s, co) = sin_cos(x);
+            let with_d = |o: Outcome| Outcome { exc: o.exc | d, ..o };
+            match F {
+                SIN => (with_d(finish(s, env)), one),
+                COS => (with_d(finish(co, env)), one),
+                PTAN => (with_d(finish(s.div(co), env)), one),
+                _ => (with_d(finish(s, env)), with_d(finish(co, env))),
+            }
+        }
+    };
+    fpu.sw &= !sw::C2;
+    if pushes {
+        deliver_two(fpu, a, b);
+    } else {
+        fpu.deliver(0, a, false);
+    }
+    Ok(())
 }
-pub(crate) fn f2xm1(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+
+/// Replace ST(0) by `a`, then push `b` (FPTAN, FSINCOS).
+fn deliver_two(fpu: &mut Fpu, a: Outcome, b: Outcome) {
+    if fpu.stops(a.exc | b.exc) {
+        return;
+    }
+    fpu.set_c1(a.c1);
+    fpu.set(0, a.v);
+    fpu.push(b.v);
 }
-pub(crate) fn fyl2x(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+
+/// 2^x - 1.
+fn exp2m1(x: R) -> R {
+    // Split off an integer part when |x| >= 1 (outside the instruction's domain, where
+    // the result is undefined, but something sensible comes out).
+    let n = if x.ilogb() >= 0 { x.round_int().clamp(-(1 << 20), 1 << 20) } else { 0 };
+    let f = x.sub(R::from_int(n, 0));
+    // expm1(z) = z * sum z^k / (k+1)!, |z| < 0.7: 34 terms reach 2^-128.
+    let z = f.mul(LN2_R);
+    let mut acc = R::ONE;
+    for k in (1..=34u64).rev() {
+        acc = R::ONE.add(acc.mul(z).div_int(k + 1));
+    }
+    let e = z.mul(acc);
+    if n == 0 {
+        return e;
+    }
+    let p = e.add(R::ONE);
+    R { exp: p.exp + n as i32, ..p }.sub(R::ONE)
 }
-pub(crate) fn fyl2xp1(_: &mut State, _: &Op) -> Res {
-    Err(crate::exit::ud())
+
+pub(crate) fn f2xm1(st: &mut State, op: &Op) -> Res {
+    st.fpu_begin(op, Kind::Arith, false)?;
+    let fpu = &mut st.fpu;
+    let Some(x) = fpu.get(0) else {
+        if fpu.stack_fault(false) {
+            fpu.set(0, F80::INDEFINITE);
+        }
+        return Ok(());
+    };
+    let env = fpu.env();
+    let o = match x.class() {
+        Class::Unsupported | Class::QNaN | Class::SNaN => nan_check(x, x).unwrap_or(Outcome::invalid()),
+        Class::Zero => Outcome::exact(x),
+        Class::Infinity => Outcome::exact(if x.sign() { F80::ONE.neg() } else { x }),
+        // Outside the domain (|x| > 1) the processor leaves the operand alone but for #P.
+        _ if x.exp() as i32 > BIAS || (x.exp() as i32 == BIAS && x.sig != 1 << 63) => {
+            Outcome { v: x, exc: exc::PE, c1: false }
+        }
+        c => {
+            let d = if c == Class::Denormal { exc::DE } else { 0 };
+            if d != 0 && !env.masked(exc::DE) {
+                Outcome { v: x, exc: d, c1: false }
+            } else {
+                let o = finish(exp2m1(R::from_f80(x)), env);
+                Outcome { exc: o.exc | d, ..o }
+            }
+        }
+    };
+    fpu.deliver(0, o, false);
+    Ok(())
+}
+
+/// ln(m) for m in [1/√2, √2]: 2 atanh((m-1)/(m+1)).
+fn ln_near_one(t: R) -> R {
+    // atanh t = t * sum t^(2n) / (2n+1), |t| < 0.172: 26 terms reach 2^-128.
+    let t2 = t.mul(t);
+    let s = horner(t2, 26, |n| R::ONE.div_int(2 * n as u64 + 1));
+    let a = t.mul(s);
+    R { exp: a.exp + 1, ..a }
+}
+
+/// log2(x) for finite x > 0.
+fn log2(x: F80) -> R {
+    log2_r(R::from_f80(x))
+}
+
+/// log2(v) for v > 0.
+fn log2_r(v: R) -> R {
+    // v = m * 2^e with m in [1/√2, √2].
+    let mut e = v.ilogb();
+    let mut m = R { exp: -127, ..v };
+    if m.cmp_abs(SQRT2_R) == std::cmp::Ordering::Greater {
+        m.exp -= 1;
+        e += 1;
+    }
+    let t = m.sub(R::ONE).div(m.add(R::ONE));
+    R::from_int(e as i128, 0).add(ln_near_one(t).mul(LOG2E_R))
+}
+
+/// log2(1 + x) for x > -1.
+fn log2p1(x: F80) -> R {
+    let xr = R::from_f80(x);
+    if xr.ilogb() >= -2 {
+        // Outside the instruction's domain (|x| < 1 - √2/2): the plain way.
+        return log2_r(R::ONE.add(xr));
+    }
+    let t = xr.div(R { exp: -126, ..R::ONE }.add(xr));
+    ln_near_one(t).mul(LOG2E_R)
+}
+
+/// FYL2X (`P1` false): ST(1) * log2(ST(0)); FYL2XP1 (true): ST(1) * log2(ST(0) + 1). Pops.
+pub(crate) fn fyl2x<const P1: bool>(st: &mut State, op: &Op) -> Res {
+    st.fpu_begin(op, Kind::Arith, false)?;
+    let fpu = &mut st.fpu;
+    let (Some(x), Some(y)) = (fpu.get(0), fpu.get(1)) else {
+        if fpu.stack_fault(false) {
+            fpu.set(1, F80::INDEFINITE);
+            fpu.pop();
+        }
+        return Ok(());
+    };
+    let o = ylog(x, y, P1, fpu.env());
+    fpu.deliver(1, o, true);
+    Ok(())
+}
+
+fn ylog(x: F80, y: F80, p1: bool, env: Env) -> Outcome {
+    if let Some(o) = nan_check(x, y) {
+        return o;
+    }
+    let (cx, cy) = (x.class(), y.class());
+    let invalid = Outcome::invalid();
+    // The logarithm's special values: log2 of a negative number is invalid, log2(0) is
+    // -∞ (#Z if the other factor is finite and not zero), log2(+∞) = +∞, log2(1) = +0;
+    // then the product follows the rules of multiplication.
+    if p1 && x.sign() && cx != Class::Infinity && cx != Class::Zero && R::from_f80(x).cmp_abs(R::ONE).is_ge() {
+        // 1 + x <= 0, far outside the domain (the result is undefined): x, inexact.
+        return Outcome { v: x, exc: exc::PE, c1: false };
+    }
+    if x.sign() && (cx == Class::Infinity || (!p1 && cx != Class::Zero)) {
+        return invalid;
+    }
+    let (zy, iy) = (cy == Class::Zero, cy == Class::Infinity);
+    // A denormal operand raises #D, unless the result is invalid or a division by zero.
+    let d = denormal(x, y);
+    let exact = |v: F80, e: u16| {
+        if e & (exc::IE | exc::ZE) == 0 && d != 0 && !env.masked(exc::DE) {
+            return Outcome { v: y, exc: d, c1: false };
+        }
+        Outcome { v, exc: if e & (exc::IE | exc::ZE) == 0 { e | d } else { e }, c1: false }
+    };
+    // log2 of x (or 1 + x) as a special value, if it is one: (negative, zero, infinite).
+    let special = match cx {
+        Class::Infinity => Some((false, false, true)),
+        Class::Zero if p1 => Some((x.sign(), true, false)),
+        Class::Zero => Some((true, false, true)),
+        _ if !p1 && x.exp() as i32 == BIAS && x.sig == 1 << 63 => Some((false, true, false)),
+        _ => None,
+    };
+    match special {
+        Some((lneg, lzero, linf)) => {
+            let sign = lneg != y.sign();
+            if (lzero && iy) || (linf && zy) {
+                exact(invalid.v, exc::IE)
+            } else if linf {
+                // -∞ from log2(0) times a finite non-zero y is a division by zero.
+                let e = if !p1 && cx == Class::Zero && !iy { exc::ZE } else { 0 };
+                exact(F80::infinity(sign), e)
+            } else {
+                exact(F80::zero(sign), 0)
+            }
+        }
+        None => {
+            if d != 0 && !env.masked(exc::DE) {
+                return Outcome { v: y, exc: d, c1: false };
+            }
+            if iy {
+                // ∞ times log2(x): its sign is log2(x)'s (x != 1 here), or invalid if 0.
+                let l = if p1 { log2p1(x) } else { log2(x) };
+                return exact(F80::infinity(l.neg != y.sign()), 0);
+            }
+            if zy {
+                let l = if p1 { log2p1(x) } else { log2(x) };
+                return exact(F80::zero(l.neg != y.sign()), 0);
+            }
+            let l = if p1 { log2p1(x) } else { log2(x) };
+            let o = finish(l.mul(R::from_f80(y)), env);
+            Outcome { exc: o.exc | d, ..o }
+        }
+    }
+}
+
+/// atan(t) for t in [0, 1].
+fn atan01(t: R) -> R {
+    let j = t.mul(R::from_int(8, 0)).round_int().clamp(0, 8) as usize;
+    let c = R::from_int(j as i128, -3);
+    // atan t = atan c + atan((t - c) / (1 + t c)), the second argument below 1/16.
+    let u = t.sub(c).div(R::ONE.add(t.mul(c)));
+    let u2 = u.mul(u).neg();
+    let s = horner(u2, 20, |n| R::ONE.div_int(2 * n as u64 + 1));
+    ATAN_J_8[j].add(u.mul(s))
+}
+
+/// FPATAN: atan(ST(1) / ST(0)) in the quadrant of (ST(0), ST(1)); pops.
+pub(crate) fn fpatan(st: &mut State, op: &Op) -> Res {
+    st.fpu_begin(op, Kind::Arith, false)?;
+    let fpu = &mut st.fpu;
+    let (Some(x), Some(y)) = (fpu.get(0), fpu.get(1)) else {
+        if fpu.stack_fault(false) {
+            fpu.set(1, F80::INDEFINITE);
+            fpu.pop();
+        }
+        return Ok(());
+    };
+    let o = atan2(y, x, fpu.env());
+    fpu.deliver(1, o, true);
+    Ok(())
+}
+
+fn atan2(y: F80, x: F80, env: Env) -> Outcome {
+    if let Some(o) = nan_check(y, x) {
+        return o;
+    }
+    let d = denormal(x, y);
+    if d != 0 && !env.masked(exc::DE) {
+        return Outcome { v: y, exc: d, c1: false };
+    }
+    let (cx, cy) = (x.class(), y.class());
+    let with_sign = |r: R| if y.sign() { r.neg() } else { r };
+    let angle = |r: R| {
+        let o = finish(with_sign(r), env);
+        Outcome { exc: o.exc | d, ..o }
+    };
+    let pi_4 = R { exp: PI_R.exp - 2, ..PI_R };
+    let three_pi_4 = PI_R.sub(pi_4);
+    match (cx, cy) {
+        (_, Class::Zero) => {
+            if x.sign() {
+                angle(PI_R)
+            } else {
+                Outcome { v: y, exc: d, c1: false }
+            }
+        }
+        (Class::Infinity, Class::Infinity) => angle(if x.sign() { three_pi_4 } else { pi_4 }),
+        (_, Class::Infinity) | (Class::Zero, _) => angle(PI_2_R),
+        (Class::Infinity, _) => {
+            if x.sign() {
+                angle(PI_R)
+            } else {
+                Outcome { v: F80::zero(y.sign()), exc: d, c1: false }
+            }
+        }
+        _ => {
+            let (ay, ax) = (R::from_f80(y).abs(), R::from_f80(x).abs());
+            let swap = ay.cmp_abs(ax) == std::cmp::Ordering::Greater;
+            let t = if swap { ax.div(ay) } else { ay.div(ax) };
+            let a = atan01(t);
+            let a = if swap { PI_2_R.sub(a) } else { a };
+            let a = if x.sign() { PI_R.sub(a) } else { a };
+            angle(a)
+        }
+    }
 }
