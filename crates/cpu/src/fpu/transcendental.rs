@@ -458,8 +458,11 @@ fn atan2(y: F80, x: F80, env: Env) -> Outcome {
             let swap = ay.cmp_abs(ax) == std::cmp::Ordering::Greater;
             let t = if swap { ax.div(ay) } else { ay.div(ax) };
             let a = atan01(t);
-            let a = if swap { PI_2_R.sub(a) } else { a };
-            let a = if x.sign() { PI_R.sub(a) } else { a };
+            // The quadrant is added with the x87's π too (measured: that is what this
+            // processor does).
+            let p66 = R::from_int(PI66_HALF as i128, PI66_HALF_EXP);
+            let a = if swap { p66.sub(a) } else { a };
+            let a = if x.sign() { R { exp: p66.exp + 1, ..p66 }.sub(a) } else { a };
             angle(a)
         }
     }
