@@ -1154,18 +1154,172 @@ fn lock_on_an_instruction_that_cannot_take_it_raises_ud() {
     assert_eq!(cpu.mem().read_u32(0x3000).unwrap(), 5);
 }
 
+/// Every x87 encoding of the i686, with its memory operand (if any) at [eax].
+fn x87_encodings() -> Vec<(iced_x86::Code, Vec<u8>)> {
+    use iced_x86::{Code, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K};
+    let mut out = Vec::new();
+    for code in Code::values() {
+        let oc = code.op_code();
+        let m = oc.mnemonic();
+        let x87 = format!("{m:?}").starts_with('F') && !matches!(m, Mnemonic::Femms | Mnemonic::Fisttp);
+        if oc.encoding() != EncodingKind::Legacy || !oc.mode32() || oc.decoder_option() != 0 || !x87 {
+            continue;
+        }
+        let ins = match oc.op_kinds() {
+            [] => Instruction::with(code),
+            [K::ax] => Instruction::with1(code, iced_x86::Register::AX).unwrap(),
+            [K::mem] => Instruction::with1(code, MemoryOperand::with_base(iced_x86::Register::EAX)).unwrap(),
+            [K::sti_opcode] => Instruction::with1(code, iced_x86::Register::ST3).unwrap(),
+            [K::st0, K::sti_opcode] => Instruction::with2(code, iced_x86::Register::ST0, iced_x86::Register::ST2).unwrap(),
+            [K::sti_opcode, K::st0] => Instruction::with2(code, iced_x86::Register::ST2, iced_x86::Register::ST0).unwrap(),
+            k => panic!("{code:?}: {k:?}"),
+        };
+        let mut enc = Encoder::new(32);
+        enc.encode(&ins, CODE as u64).unwrap();
+        out.push((code, enc.take_buffer()));
+    }
+    out
+}
+
 #[test]
-fn x87_instructions_raise_nm_when_cr0_em_is_set() {
-    let mut cpu = machine(0);
-    assert_ne!(cpu.cr0() & cr::CR0_EM, 0, "a new CPU says: no FPU");
-    raw(&mut cpu, &[0xD9, 0xE8]); // fld1
-    assert_eq!(cpu.run(10), exc_no_code(vector::NM));
-    assert_eq!(cpu.eip(), CODE);
-    // fwait with MP and TS set also raises #NM.
-    let mut cpu = machine(0);
-    cpu.set_cr0(cr::CR0_PE | cr::CR0_MP | cr::CR0_TS);
-    raw(&mut cpu, &[0x9B]);
-    assert_eq!(cpu.run(10), exc_no_code(vector::NM));
+fn every_x87_instruction_raises_nm_while_cr0_em_or_ts_is_set() {
+    let encodings = x87_encodings();
+    assert!(encodings.len() > 150, "{} x87 encodings", encodings.len());
+    for (em, ts) in [(true, false), (false, true), (true, true)] {
+        for (code, bytes) in &encodings {
+            let mut cpu = machine(3);
+            let bits = if em { cr::CR0_EM } else { 0 } | if ts { cr::CR0_TS } else { 0 };
+            cpu.set_cr0(cr::CR0_PE | cr::CR0_NE | bits);
+            // A 16-byte-aligned operand, so FXSAVE/FXRSTOR would otherwise run.
+            cpu.set_reg(Reg::Eax, 0x3000);
+            raw(&mut cpu, bytes);
+            assert_eq!(cpu.run(10), exc_no_code(vector::NM), "{code:?} with EM={em} TS={ts}");
+            // (A waiting form is WAIT, which checks neither EM nor TS without MP, and the
+            // no-wait instruction.)
+            let at = if bytes[0] == 0x9B { CODE + 1 } else { CODE };
+            assert_eq!(cpu.eip(), at, "{code:?}: the fault points at the instruction");
+        }
+    }
+}
+
+#[test]
+fn wait_raises_nm_only_with_cr0_mp_and_ts_both_set() {
+    for (mp, ts, em, nm) in [(true, true, false, true), (false, true, false, false), (true, false, true, false)] {
+        let mut cpu = machine(0);
+        let bits = if mp { cr::CR0_MP } else { 0 } | if ts { cr::CR0_TS } else { 0 } | if em { cr::CR0_EM } else { 0 };
+        cpu.set_cr0(cr::CR0_PE | bits);
+        raw(&mut cpu, &[0x9B]); // wait
+        let want = if nm { exc_no_code(vector::NM) } else { DONE };
+        assert_eq!(cpu.run(10), want, "MP={mp} TS={ts} EM={em}");
+    }
+}
+
+/// A machine with the FPU on (CR0.EM and TS clear, MP and NE set, as Linux runs).
+fn fpu_machine(cpl: u16) -> Cpu {
+    let mut cpu = machine(cpl);
+    cpu.set_cr0(cr::CR0_PE | cr::CR0_MP | cr::CR0_NE);
+    cpu
+}
+
+const FNINIT: [u8; 2] = [0xDB, 0xE3];
+const FLD1: [u8; 2] = [0xD9, 0xE8];
+const FLDZ: [u8; 2] = [0xD9, 0xEE];
+const FDIVP: [u8; 2] = [0xDE, 0xF9];
+const FNSTSW_AX: [u8; 2] = [0xDF, 0xE0];
+const FLDCW_EAX: [u8; 2] = [0xD9, 0x28];
+
+/// fninit; fldcw [eax] (divide-by-zero unmasked); fld1; fldz; fdivp: a pending #Z.
+fn pending_zero_divide(cpu: &mut Cpu, then: &[u8]) {
+    cpu.mem_mut().write_u16(0x3000, 0x037F & !0x04).unwrap();
+    cpu.set_reg(Reg::Eax, 0x3000);
+    let code = [&FNINIT[..], &FLDCW_EAX, &FLD1, &FLDZ, &FDIVP, then].concat();
+    raw(cpu, &code);
+}
+
+#[test]
+fn an_unmasked_exception_is_reported_at_the_next_waiting_instruction() {
+    let mut cpu = fpu_machine(3);
+    pending_zero_divide(&mut cpu, &FLD1);
+    // The division itself completes (leaving its operands alone); the next waiting
+    // instruction faults with #MF, EIP at it.
+    assert_eq!(cpu.run(100), exc_no_code(vector::MF));
+    assert_eq!(cpu.eip(), CODE + 10);
+    // Again and again, until the handler clears the exception.
+    assert_eq!(cpu.run(100), exc_no_code(vector::MF));
+    let mut cpu = fpu_machine(3);
+    pending_zero_divide(&mut cpu, &[0x9B]); // wait
+    assert_eq!(cpu.run(100), exc_no_code(vector::MF));
+    assert_eq!(cpu.eip(), CODE + 10);
+}
+
+#[test]
+fn non_waiting_control_instructions_ignore_a_pending_exception() {
+    // fnstsw ax, fnstcw, fnstenv, fnclex: all run; ES shows in the status word.
+    let mut cpu = fpu_machine(3);
+    // fnstcw [eax]; fnstsw [eax+0x40]; fnstenv [eax+0x10]; fnstsw ax; fnclex; fld1
+    let tail =
+        [&[0xD9, 0x38][..], &[0xDD, 0x78, 0x40], &[0xD9, 0x70, 0x10], &FNSTSW_AX, &[0xDB, 0xE2], &FLD1].concat();
+    pending_zero_divide(&mut cpu, &tail);
+    assert_eq!(cpu.run(100), DONE, "fnclex cleared the exception, so fld1 ran");
+    let sw = cpu.mem().read_u16(0x3040).unwrap();
+    assert_eq!(sw & 0x80FF, 0x8084, "B, ES and ZE set: {sw:#06x}");
+    // FNSTENV masks every exception: ZE stays flagged but is no longer pending.
+    assert_eq!(cpu.reg(Reg::Eax) as u16 & 0x80FF, 0x0004);
+    // FNSTENV wrote the environment with ZE flagged (and then masked everything).
+    assert_eq!(cpu.mem().read_u16(0x3000).unwrap(), 0x037B, "fnstcw");
+    assert_eq!(cpu.mem().read_u16(0x3014).unwrap() & 0xFF, 0x84, "fnstenv's status word");
+    // FNSAVE too, and it leaves the FPU initialized.
+    let mut cpu = fpu_machine(3);
+    pending_zero_divide(&mut cpu, &[0xDD, 0x30, 0xD9, 0xE8]); // fnsave [eax]; fld1
+    assert_eq!(cpu.run(100), DONE);
+}
+
+#[test]
+fn fxsave_and_fxrstor_need_a_16_byte_aligned_operand() {
+    for (bytes, name) in [([0x0F, 0xAE, 0x00], "fxsave"), ([0x0F, 0xAE, 0x08], "fxrstor")] {
+        let mut cpu = fpu_machine(3);
+        cpu.set_reg(Reg::Eax, 0x3008);
+        raw(&mut cpu, &bytes);
+        assert_eq!(cpu.run(10), gp(0), "{name}");
+        let mut cpu = fpu_machine(3);
+        cpu.set_reg(Reg::Eax, 0x3010);
+        raw(&mut cpu, &bytes);
+        assert_eq!(cpu.run(10), DONE, "{name}");
+    }
+}
+
+#[test]
+fn fxsave_then_fxrstor_restores_the_state() {
+    let mut cpu = fpu_machine(3);
+    cpu.set_reg(Reg::Eax, 0x3000);
+    // fninit; fld1; fldz; fxsave [eax]; fninit; fxrstor [eax]; fnstsw ax
+    let code = [&FNINIT[..], &FLD1, &FLDZ, &[0x0F, 0xAE, 0x00], &FNINIT, &[0x0F, 0xAE, 0x08], &FNSTSW_AX].concat();
+    raw(&mut cpu, &code);
+    assert_eq!(cpu.run(100), DONE);
+    assert_eq!((cpu.reg(Reg::Eax) as u16 >> 11) & 7, 6, "two values on the stack again");
+    assert_eq!(cpu.mem().read_u8(0x3004).unwrap(), 0xC0, "abridged tags: R6 and R7 in use");
+}
+
+#[test]
+fn fisttp_is_sse3_and_not_an_i686_instruction() {
+    let mut cpu = fpu_machine(3);
+    cpu.set_reg(Reg::Eax, 0x3000);
+    raw(&mut cpu, &[0xDB, 0x08]); // fisttp dword [eax]
+    assert_eq!(cpu.run(10), exc_no_code(vector::UD));
+}
+
+#[test]
+fn a_faulting_fnsave_changes_neither_memory_nor_the_fpu() {
+    let mut cpu = fpu_machine(3);
+    cpu.load_segment(SegReg::Es, sel(U_LIMITED, 3)).unwrap();
+    // es: fnsave [0x1FA0] runs past the 0x1FFF limit: #GP, and the FPU keeps its state.
+    let code = [&FLD1[..], &[0x26, 0xDD, 0x35, 0xA0, 0x1F, 0, 0], &FNSTSW_AX].concat();
+    raw(&mut cpu, &code);
+    assert_eq!(cpu.run(100), gp(0));
+    assert_eq!(cpu.mem().read_u32(0x1FA0).unwrap(), 0);
+    cpu.set_eip(CODE + 9);
+    assert_eq!(cpu.run(100), DONE);
+    assert_eq!((cpu.reg(Reg::Eax) as u16 >> 11) & 7, 7, "fld1 is still on the stack");
 }
 
 #[test]
@@ -1311,7 +1465,7 @@ fn rdtsc_counts_retired_instructions_in_instruction_mode() {
 }
 
 #[test]
-fn cpuid_reports_the_documented_identity_without_an_fpu() {
+fn cpuid_reports_the_documented_identity_with_an_fpu_and_fxsr() {
     let mut cpu = machine(3);
     program(&mut cpu, |a| {
         a.mov(eax, 1)?;
@@ -1320,7 +1474,9 @@ fn cpuid_reports_the_documented_identity_without_an_fpu() {
     assert_eq!(cpu.run(10), DONE);
     assert_eq!(cpu.reg(Reg::Eax), cpu::CPUID_SIGNATURE);
     assert_eq!(cpu.reg(Reg::Edx), cpu::CPUID_FEATURES_EDX);
-    assert_eq!(cpu.reg(Reg::Edx) & 1, 0, "no FPU");
+    assert_eq!(cpu.reg(Reg::Edx) & 1, 1, "an FPU");
+    assert_ne!(cpu.reg(Reg::Edx) & (1 << 24), 0, "FXSAVE/FXRSTOR");
+    assert_eq!(cpu.reg(Reg::Edx) & (1 << 23 | 1 << 25 | 1 << 26), 0, "no MMX, SSE or SSE2");
 }
 
 #[test]
