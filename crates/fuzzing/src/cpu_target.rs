@@ -6,7 +6,9 @@
 //! and EFLAGS (IOPL included), CR0/CR4 bits, paging off or on (page tables in guest RAM
 //! or in separate page-table memory as the Host uses them, with holes, read-only and
 //! supervisor pages knocked in, 4 MiB pages when CR4.PSE is on), pages whose stores are
-//! watched, a schedule of things the Host does between runs, and then the code.
+//! watched, a schedule of things the Host does between runs, and then the code. CR0.EM
+//! clear (half the inputs) turns the x87 on, so the code's D8..DF escapes run as FPU
+//! instructions; the seeds named in `fuzz/seeds/cpu` include x87-heavy programs.
 //!
 //! The CPU must end every `run` with an [`Exit`] — never a panic — and must keep the
 //! promises the Host relies on:
@@ -157,7 +159,8 @@ fn check_privilege(cpu: &Cpu, cpl0: u8, iopl0: u8, flags0: u32) {
     }
 }
 
-/// What the Host might do between two runs: flush, change CR0, write code, unwatch.
+/// What the Host might do between two runs: flush, change CR0 (WP, or TS as LHCALL_TS
+/// does), write code, unwatch.
 fn between_runs(cpu: &mut Cpu, what: u8) {
     match what % 8 {
         0 => cpu.flush_tlb(),
@@ -171,6 +174,7 @@ fn between_runs(cpu: &mut Cpu, what: u8) {
         5 => {
             let _ = cpu.translate(u32::from(what) << 10, what & 8 != 0, what & 16 != 0);
         }
+        6 => cpu.set_cr0(cpu.cr0() ^ cr::CR0_TS),
         _ => {}
     }
 }
