@@ -1,5 +1,6 @@
-//! The interpreter against the processor it runs on, on three guest kernels: an ALU loop,
-//! a memory-heavy sieve, and a branchy quicksort (`benches/kernels.c`).
+//! The interpreter against the processor it runs on, on six guest kernels: an ALU loop,
+//! a memory-heavy sieve, a branchy quicksort, and three x87 ones: a dot product, an n-body
+//! step, and a loop of transcendentals (`benches/kernels.c`).
 //!
 //! Each kernel is compiled once with gcc into a static 32-bit executable, and that same
 //! file runs natively (as a Linux process) and in the interpreter (flat ring-3 segments,
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const KERNELS: [&str; 3] = ["alu", "sieve", "sort"];
+const KERNELS: [&str; 6] = ["alu", "sieve", "sort", "dot", "nbody", "trig"];
 /// Best of this many native runs (process start-up is part of each, and small).
 const NATIVE_RUNS: usize = 5;
 /// Best of this many interpreter runs (the machine may be busy with other work).
@@ -27,7 +28,8 @@ fn compile(kernel: usize) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/kernels.c");
     let out = support::tmp_path(&format!("bench-{}.elf", KERNELS[kernel]));
     let status = Command::new("gcc")
-        .args(["-m32", "-O2", "-march=i686", "-mno-sse", "-mno-mmx", "-ffreestanding", "-nostdlib"])
+        .args(["-m32", "-O2", "-march=i686", "-mno-sse", "-mno-mmx", "-mfpmath=387", "-fno-math-errno"])
+        .args(["-ffreestanding", "-nostdlib"])
         .args(["-static", "-no-pie", "-fno-pic", "-fno-stack-protector", "-fno-asynchronous-unwind-tables"])
         .args(["-Wl,-Ttext-segment=0x100000", "-Wl,--build-id=none"])
         .arg(format!("-DKERNEL={kernel}"))

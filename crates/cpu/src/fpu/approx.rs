@@ -6,7 +6,7 @@
 //! the arithmetic core, to 64 bits (`float::round`), and come out correctly rounded unless
 //! the true value lies within about 2^-110 of a rounding boundary.
 
-use super::float::{self, Wide};
+use super::float::Exact;
 use super::value::F80;
 use std::cmp::Ordering;
 
@@ -120,9 +120,31 @@ impl R {
         R::norm(self.neg != o.neg, exp, q)
     }
 
-    /// Division by a small positive integer.
+    /// Division by a positive integer, 64 bits of quotient at a time with the hardware's
+    /// 128-by-64-bit division (rather than `div`'s bit by bit).
     pub fn div_int(self, d: u64) -> R {
-        self.div(R::from_int(d as i128, 0))
+        if self.is_zero() || d == 0 {
+            return R { neg: self.neg, ..R::ZERO };
+        }
+        let d = d as u128;
+        // The 192-bit quotient of m * 2^64 by d, limb by limb.
+        let mut r: u128 = 0;
+        let mut q = [0u128; 3];
+        for (qi, limb) in q.iter_mut().zip([self.m >> 64, self.m & u64::MAX as u128, 0]) {
+            let cur = (r << 64) | limb;
+            *qi = cur / d;
+            r = cur % d;
+        }
+        let (hi, lo) = (q[0], (q[1] << 64) | q[2]);
+        // Its top 128 bits; the value is quotient * 2^(exp - 64).
+        let (lz, m) = if hi != 0 {
+            let lz = hi.leading_zeros() - 64;
+            (lz, if lz == 0 { (hi << 64) | (lo >> 64) } else { (hi << (64 + lz)) | (lo >> (64 - lz)) })
+        } else {
+            let lz = 64 + lo.leading_zeros();
+            (lz, lo << (lz - 64))
+        };
+        R::norm(self.neg, self.exp - lz as i32, m)
     }
 
     pub fn add(self, o: R) -> R {
@@ -174,10 +196,10 @@ impl R {
         if self.neg { -mag } else { mag }
     }
 
-    /// The approximation as a wide value for the final rounding, marked inexact (the
-    /// transcendental values it stands for are irrational).
-    pub fn to_wide(self) -> Wide {
-        float::from_parts(self.neg, self.exp, self.m, !self.is_zero())
+    /// The approximation for the final rounding, marked inexact (the transcendental
+    /// values it stands for are irrational).
+    pub fn to_exact(self) -> Exact {
+        Exact { sign: self.neg, exp2: self.exp, sig: self.m, sticky: !self.is_zero() }
     }
 }
 
@@ -201,6 +223,14 @@ mod tests {
         assert!((approx(f(1.0).div(f(3.0))) - 1.0 / 3.0).abs() < 1e-16);
         assert_eq!(approx(f(1.0).sub(f(0.25))), 0.75);
         assert_eq!(approx(f(-1.0).add(f(0.25))), -0.75);
+        assert_eq!(approx(f(3.0).div_int(4)), 0.75);
+        assert!((approx(f(1.0).div_int(3)) - 1.0 / 3.0).abs() < 1e-16);
+        for d in [1u64, 3, 7, 10, 1000, 1 << 40, (1 << 62) + 3] {
+            for x in [1.0, 1.5, 0.1, 12345.678] {
+                let (a, b) = (f(x).div_int(d), f(x).div(R::from_int(d as i128, 0)));
+                assert_eq!((a.exp, a.m >> 2), (b.exp, b.m >> 2), "{x} / {d}");
+            }
+        }
         assert_eq!(f(2.5).round_int(), 3);
         assert_eq!(f(-2.4).round_int(), -2);
         assert_eq!(f(7.0).round_int(), 7);

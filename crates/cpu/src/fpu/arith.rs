@@ -16,6 +16,7 @@ use crate::ops::Op;
 use crate::state::State;
 use rustc_apfloat::{Float, Round};
 
+
 /// The binary operations, as the handlers' `K` parameter.
 pub(crate) const ADD: u8 = 0;
 pub(crate) const MUL: u8 = 1;
@@ -127,7 +128,7 @@ pub(crate) fn binary(k: u8, a: F80, b: F80, env: Env, pre: u16) -> Outcome {
                 return exact(F80::zero(sign));
             }
             let w = float::add(a, b);
-            if w.is_zero() {
+            if w.sig == 0 {
                 // x + (-x): +0, or -0 when rounding down.
                 return exact(F80::zero(env.rc == Round::TowardNegative));
             }
@@ -321,7 +322,7 @@ fn scale(a: F80, b: F80, env: Env) -> Outcome {
             // trunc(ST(1)), clamped far beyond any exponent that can still matter.
             let n = trunc_to_i32(b, 1 << 17);
             let w = float::wide(a).scalbn(n);
-            Outcome::rounded(round(w, env.with_pc(Precision::P64)), d)
+            Outcome::rounded(float::round_wide(w, env.with_pc(Precision::P64)), d)
         }
     }
 }
@@ -418,8 +419,7 @@ fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, Option<u16>) {
         return (Outcome { v: a, exc: d, c1: false }, None);
     }
     let exact = |sign: bool, exp2: i32, mag: u128| {
-        let w = float::from_parts(sign, exp2, mag, false);
-        round(w, env.with_pc(Precision::P64))
+        round(float::Exact { sign, exp2, sig: mag, sticky: false }, env.with_pc(Precision::P64))
     };
     // The dividend itself is the remainder: as is, but a denormal one is a tiny result.
     let unchanged = || {

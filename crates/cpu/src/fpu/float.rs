@@ -24,7 +24,7 @@
 
 use super::value::{BIAS, F80};
 use rustc_apfloat::ieee::{IeeeFloat, Semantics, X87DoubleExtendedS};
-use rustc_apfloat::{Category, Float, FloatConvert, Round, Status, StatusAnd};
+use rustc_apfloat::{Float, FloatConvert, Round, Status, StatusAnd};
 use std::cmp::Ordering;
 
 /// 68 bits of significand, 20 of exponent: room for any exact x87 result's exponent and
@@ -122,6 +122,99 @@ pub(crate) struct Rounded {
     pub c1: bool,
 }
 
+/// An exact result, or one that lost only bits that `sticky` (or a set last bit of
+/// `sig`, for a sum) stands for: `(-1)^sign * sig * 2^exp2`, plus something below `sig`'s
+/// last bit when `sticky` is set.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Exact {
+    pub sign: bool,
+    pub exp2: i32,
+    pub sig: u128,
+    pub sticky: bool,
+}
+
+impl Exact {
+    pub fn to_wide(self) -> Wide {
+        from_parts(self.sign, self.exp2, self.sig, self.sticky)
+    }
+
+    /// The exponent of the leading bit, and the significand normalized to bit 127
+    /// (`sig` not zero).
+    fn normalized(self) -> (i32, u128) {
+        let lz = self.sig.leading_zeros();
+        (self.exp2 + 127 - lz as i32, self.sig << lz)
+    }
+}
+
+/// Round the normalized significand `sig` (bit 127 set, `sticky` below it) to `p` bits as
+/// `rc` says: the rounded `p`-bit significand (which may have carried to 2^p), whether it
+/// was inexact, and whether it was rounded away from zero.
+#[inline]
+fn round_sig(sig: u128, sticky: bool, negative: bool, p: u32, rc: Round) -> (u128, bool, bool) {
+    let q = sig >> (128 - p);
+    let rest = sig << p;
+    let inexact = rest != 0 || sticky;
+    let half = 1u128 << 127;
+    let up = match rc {
+        Round::NearestTiesToEven => rest > half || (rest == half && (sticky || q & 1 == 1)),
+        Round::TowardPositive => inexact && !negative,
+        Round::TowardNegative => inexact && negative,
+        _ => false,
+    };
+    (q + up as u128, inexact, up)
+}
+
+/// The fast path of [`round`]: a result whose exponent keeps it away from both ends of the
+/// range, so it can be neither tiny nor overflow, is rounded here directly. (`round` takes
+/// rustc_apfloat's path for everything else; `tests::the_fast_path_agrees_with_the_library`
+/// checks the two against each other.)
+#[inline]
+fn round_fast(e: Exact, env: Env) -> Option<Rounded> {
+    if e.sig == 0 {
+        return None;
+    }
+    let (exp, sig) = e.normalized();
+    if !(1 - BIAS..BIAS).contains(&exp) {
+        return None;
+    }
+    let p = match env.pc {
+        Precision::P24 => 24,
+        Precision::P53 => 53,
+        Precision::P64 => 64,
+    };
+    let (q, inexact, up) = round_sig(sig, e.sticky, e.sign, p, env.rc);
+    let (q, exp) = if q >> p != 0 { (q >> 1, exp + 1) } else { (q, exp) };
+    let v = F80::new(e.sign, (exp + BIAS) as u16, (q << (64 - p)) as u64);
+    Some(Rounded { v, exc: if inexact { exc::PE } else { 0 }, c1: up })
+}
+
+/// Round a finite value to a narrower IEEE format (24 bits with exponents `emin..=emax`
+/// for `float`, 53 for `double`) when it lands in that format's normal range: the
+/// format's bits and (inexact, rounded away from zero). `None` for everything else (a
+/// tiny, overflowing or special value), which the caller gives rustc_apfloat.
+pub(crate) fn narrow_fast(v: F80, p: u32, emin: i32, emax: i32, rc: Round) -> Option<(u64, bool, bool)> {
+    if v.sig == 0 || v.exp() == 0x7FFF {
+        return None;
+    }
+    let (exp, sig) = v.unpack(true);
+    if !(emin..emax).contains(&exp) {
+        return None;
+    }
+    let (q, inexact, up) = round_sig((sig as u128) << 64, false, v.sign(), p, rc);
+    let (q, exp) = if q >> p != 0 { (q >> 1, exp + 1) } else { (q, exp) };
+    // The biased exponent (the format's bias is emax) above the fraction bits.
+    let frac = q as u64 & ((1u64 << (p - 1)) - 1);
+    let width = p + exp_width(p);
+    let word = (v.sign() as u64) << (width - 1) | ((exp + emax) as u64) << (p - 1) | frac;
+    Some((word, inexact, up))
+}
+
+/// The exponent field's width of the IEEE format with `p` bits of precision (float or
+/// double).
+const fn exp_width(p: u32) -> u32 {
+    if p == 24 { 8 } else { 11 }
+}
+
 /// A finite value of the 80-bit format (or a pseudo-denormal) as a [`Wide`] (exactly).
 pub(crate) fn wide(v: F80) -> Wide {
     match v.exp() {
@@ -171,11 +264,6 @@ pub(crate) fn from_parts(sign: bool, mut exp2: i32, mut sig: u128, mut sticky: b
     Wide::from_bits((sign as u128) << 87 | biased << (WIDE_P - 1) | frac)
 }
 
-/// Round to odd: an inexact result gets its last bit set.
-fn odd(r: StatusAnd<Wide>) -> Wide {
-    if r.status.contains(Status::INEXACT) { Wide::from_bits(r.value.to_bits() | 1) } else { r.value }
-}
-
 /// The sign and the significand and exponent of a finite non-zero value in integers:
 /// value = sig * 2^exp2 with sig normalized to 64 bits.
 fn parts(v: F80) -> (bool, i32, u64) {
@@ -183,36 +271,62 @@ fn parts(v: F80) -> (bool, i32, u64) {
     (v.sign(), e - 63, sig)
 }
 
-/// a + b for finite values (a zero result is +0; callers fix its sign).
-pub(crate) fn add(a: F80, b: F80) -> Wide {
-    odd(wide(a).add_r(wide(b), Round::TowardZero))
+/// a + b for finite values: exact but for the bits shifted out of the smaller operand,
+/// which are jammed into the sum's last bit (a zero sum is +0; callers fix its sign).
+pub(crate) fn add(a: F80, b: F80) -> Exact {
+    if a.sig == 0 || b.sig == 0 {
+        let v = if a.sig == 0 { b } else { a };
+        if v.sig == 0 {
+            return Exact { sign: false, exp2: 0, sig: 0, sticky: false };
+        }
+        let (s, e, m) = parts(v);
+        return Exact { sign: s, exp2: e, sig: m as u128, sticky: false };
+    }
+    let (sa, ea, ma) = parts(a);
+    let (sb, eb, mb) = parts(b);
+    // x is the operand of larger magnitude.
+    let ((sx, ex, mx), (sy, ey, my)) =
+        if (ea, ma) >= (eb, mb) { ((sa, ea, ma), (sb, eb, mb)) } else { ((sb, eb, mb), (sa, ea, ma)) };
+    // 62 bits of room below the significands; what the smaller one loses beyond them is
+    // jammed into its last bit, which is all rounding needs to know of it.
+    let x = (mx as u128) << 62;
+    let y = (my as u128) << 62;
+    let d = (ex - ey) as u32;
+    let y = if d == 0 {
+        y
+    } else if d >= 127 {
+        1
+    } else {
+        (y >> d) | ((y << (128 - d)) != 0) as u128
+    };
+    let sig = if sx == sy { x + y } else { x - y };
+    Exact { sign: sx, exp2: ex - 62, sig, sticky: false }
 }
 
 /// a * b for finite non-zero values.
-pub(crate) fn mul(a: F80, b: F80) -> Wide {
+pub(crate) fn mul(a: F80, b: F80) -> Exact {
     let (sa, ea, ma) = parts(a);
     let (sb, eb, mb) = parts(b);
-    from_parts(sa != sb, ea + eb, ma as u128 * mb as u128, false)
+    Exact { sign: sa != sb, exp2: ea + eb, sig: ma as u128 * mb as u128, sticky: false }
 }
 
 /// a / b for finite non-zero values.
-pub(crate) fn div(a: F80, b: F80) -> Wide {
+pub(crate) fn div(a: F80, b: F80) -> Exact {
     let (sa, ea, ma) = parts(a);
     let (sb, eb, mb) = parts(b);
-    // 2^63 <= ma, mb < 2^64, so the quotient of ma * 2^64 by mb has 64 or 65 bits; 70 bits
-    // of quotient leave room for rounding to odd at 68.
-    let n = (ma as u128) << 64;
-    let q = n / mb as u128;
-    let r = n % mb as u128;
-    // Six more quotient bits.
-    let n2 = r << 6;
-    let q2 = (q << 6) | (n2 / mb as u128);
-    let r2 = n2 % mb as u128;
-    from_parts(sa != sb, ea - eb - 70, q2, r2 != 0)
+    // 2^63 <= ma, mb < 2^64: the quotient of ma * 2^127 by mb has 127 or 128 bits, far more
+    // than any rounding needs, and the remainder says whether it is exact.
+    let n = (ma as u128) << 63;
+    let (q, r) = (n / mb as u128, n % mb as u128);
+    let n2 = r << 64;
+    let (q2, r2) = (n2 / mb as u128, n2 % mb as u128);
+    // q * 2^64 + q2 = floor(ma * 2^127 / mb), below 2^128 since q < 2^64.
+    let quotient = (q << 64) | q2;
+    Exact { sign: sa != sb, exp2: ea - eb - 127, sig: quotient, sticky: r2 != 0 }
 }
 
 /// The square root of a finite positive value.
-pub(crate) fn sqrt(a: F80) -> Wide {
+pub(crate) fn sqrt(a: F80) -> Exact {
     let (_, mut e, m) = parts(a);
     // value = m * 2^e; make e even so the root is sqrt(m') * 2^(e/2).
     let mut n = m as u128;
@@ -221,10 +335,10 @@ pub(crate) fn sqrt(a: F80) -> Wide {
         e -= 1;
     }
     // n < 2^66; with 38 pairs of zero bits below it the radicand has about 141 bits, so
-    // the root has at least 70, two more than rounding to odd at 68 needs.
+    // the root has at least 70, two more than any rounding needs.
     let (root, rem_nonzero) = isqrt_shifted(n, 38);
     // value = n * 4^38 * 2^(e - 76), and e - 76 is even.
-    from_parts(false, (e - 76) / 2, root, rem_nonzero)
+    Exact { sign: false, exp2: (e - 76) / 2, sig: root, sticky: rem_nonzero }
 }
 
 /// The integer square root of `n * 4^k` (n < 2^66) and whether it is inexact, digit by
@@ -248,9 +362,18 @@ fn isqrt_shifted(n: u128, k: u32) -> (u128, bool) {
     (root, rem != 0)
 }
 
+/// Round a result once, as the control word says, into the 80-bit format.
+#[inline]
+pub(crate) fn round(e: Exact, env: Env) -> Rounded {
+    match round_fast(e, env) {
+        Some(r) => r,
+        None => round_wide(e.to_wide(), env),
+    }
+}
+
 /// Round a wide result (exact or rounded to odd) once, as the control word says, into the
-/// 80-bit format.
-pub(crate) fn round(w: Wide, env: Env) -> Rounded {
+/// 80-bit format, with rustc_apfloat.
+pub(crate) fn round_wide(w: Wide, env: Env) -> Rounded {
     match env.pc {
         Precision::P24 => round_to::<Pc24S>(w, env),
         Precision::P53 => round_to::<Pc53S>(w, env),
@@ -374,16 +497,32 @@ where
 }
 
 /// Round a finite value to an integral value in the rounding mode RC (FRNDINT, FIST):
-/// (result, inexact, rounded away from zero).
+/// (result, inexact, rounded away from zero). A zero result keeps the operand's sign.
 pub(crate) fn round_to_integral(v: F80, rc: Round) -> (F80, bool, bool) {
-    let x = X87::from_bits(v.bits());
-    let r = x.round_to_integral(rc);
-    let inexact = r.status.contains(Status::INEXACT);
-    let out = F80::from_bits(r.value.to_bits());
-    let up = inexact && r.value.abs().partial_cmp(&x.abs()) == Some(Ordering::Greater);
-    // An integral result keeps the operand's sign (-0.3 rounds to -0).
-    let out = if r.value.category() == Category::Zero { F80::zero(v.sign()) } else { out };
-    (out, inexact, up)
+    if v.sig == 0 {
+        return (F80::zero(v.sign()), false, false);
+    }
+    let (e, sig) = v.unpack(true);
+    if e >= 63 {
+        return (v.canonical(), false, false);
+    }
+    // The integer part and the fraction (top-aligned) of sig * 2^(e - 63).
+    let (int, frac) = if e < 0 {
+        (0u64, if e == -1 { sig } else { (sig >> (-e - 1).min(63)) | 1 })
+    } else {
+        (sig >> (63 - e), sig << (e + 1))
+    };
+    let inexact = frac != 0;
+    let half = 1u64 << 63;
+    let up = match rc {
+        Round::NearestTiesToEven => frac > half || (frac == half && int & 1 == 1),
+        Round::TowardPositive => inexact && !v.sign(),
+        Round::TowardNegative => inexact && v.sign(),
+        _ => false,
+    };
+    let n = int + up as u64;
+    let out = F80::from_parts(v.sign(), 0, n).unwrap_or(F80::ZERO);
+    (if n == 0 { F80::zero(v.sign()) } else { out }, inexact, up)
 }
 
 #[cfg(test)]
@@ -396,6 +535,76 @@ mod tests {
 
     fn f(x: f64) -> F80 {
         F80::from_f64_bits(x.to_bits()).0
+    }
+
+    /// SplitMix64, for the generated cases below.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    const MODES: [Round; 4] =
+        [Round::NearestTiesToEven, Round::TowardNegative, Round::TowardPositive, Round::TowardZero];
+
+    #[test]
+    fn the_fast_path_agrees_with_the_library() {
+        let mut rng = Rng(1);
+        for i in 0..200_000 {
+            // Significands with runs of zeros and ones at the rounding positions.
+            let raw = (rng.next() as u128) << 64 | rng.next() as u128;
+            let sig = match i % 4 {
+                0 => raw,
+                1 => raw & !((1u128 << (rng.next() % 100)) - 1),
+                2 => raw | ((1u128 << (rng.next() % 100)) - 1),
+                _ => raw >> (rng.next() % 120),
+            };
+            if sig == 0 {
+                continue;
+            }
+            let e = Exact {
+                sign: rng.next() & 1 == 1,
+                exp2: (rng.next() % 40000) as i32 - 20000,
+                sig,
+                sticky: rng.next() % 3 == 0,
+            };
+            let pc = [Precision::P24, Precision::P53, Precision::P64][(rng.next() % 3) as usize];
+            let env = Env { pc, rc: MODES[(rng.next() % 4) as usize], masks: 0x3F };
+            if let Some(fast) = round_fast(e, env) {
+                let slow = round_wide(e.to_wide(), env);
+                assert_eq!((fast.v, fast.exc, fast.c1), (slow.v, slow.exc, slow.c1), "{e:?} {env:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_stores_and_integer_rounding_agree_with_the_library() {
+        use rustc_apfloat::ieee::{Double, Single};
+        let mut rng = Rng(2);
+        for _ in 0..200_000 {
+            let v = F80::new(rng.next() & 1 == 1, (BIAS as u64 - 1100 + rng.next() % 2200) as u16, rng.next() | 1 << 63);
+            let rc = MODES[(rng.next() % 4) as usize];
+            let x = X87::from_bits(v.bits());
+            if let Some((bits, inexact, _)) = narrow_fast(v, 53, -1022, 1023, rc) {
+                let r: StatusAnd<Double> = x.convert_r(rc, &mut false);
+                assert_eq!((bits, inexact), (r.value.to_bits() as u64, r.status.contains(Status::INEXACT)), "{v:?}");
+            }
+            if let Some((bits, inexact, _)) = narrow_fast(v, 24, -126, 127, rc) {
+                let r: StatusAnd<Single> = x.convert_r(rc, &mut false);
+                assert_eq!((bits, inexact), (r.value.to_bits() as u64, r.status.contains(Status::INEXACT)), "{v:?}");
+            }
+            let small = F80::new(v.sign(), (BIAS as u64 - 3 + rng.next() % 70) as u16, v.sig);
+            let (n, inexact, _) = round_to_integral(small, rc);
+            let r = X87::from_bits(small.bits()).round_to_integral(rc);
+            let want = F80::from_bits(r.value.to_bits());
+            let want = if want.sig == 0 { F80::zero(small.sign()) } else { want };
+            assert_eq!((n, inexact), (want, r.status.contains(Status::INEXACT)), "{small:?} {rc:?}");
+        }
     }
 
     #[test]

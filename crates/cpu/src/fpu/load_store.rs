@@ -204,6 +204,12 @@ where
         Class::Zero => return (sign, Outcome::exact(v)),
         _ => {}
     }
+    // The common case, a result in the format's normal range, without the library.
+    let p = S::PRECISION as u32;
+    let emax = S::MAX_EXP;
+    if let Some((bits, inexact, up)) = float::narrow_fast(v, p, 1 - emax, emax, env.rc) {
+        return (bits, Outcome { v, exc: if inexact { exc::PE } else { 0 }, c1: up });
+    }
     let x = X87::from_bits(v.bits());
     // Tiny after rounding: round to the precision with an unbounded exponent, compare.
     let unbounded: StatusAnd<IeeeFloat<P>> = x.convert_r(env.rc, &mut false);

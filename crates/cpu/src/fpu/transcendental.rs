@@ -46,7 +46,7 @@ const CONSTANTS: [Constant; 5] = [PI, L2E, L2T, LG2, LN2];
 pub(crate) fn fld_constant<const C: usize>(st: &mut State, op: &Op) -> Res {
     st.fpu_begin(op, Kind::Arith, false)?;
     let c = CONSTANTS[C];
-    let w = float::from_parts(false, c.exp - 127, c.sig, true);
+    let w = float::Exact { sign: false, exp2: c.exp - 127, sig: c.sig, sticky: true };
     let env = st.fpu.env().with_pc(Precision::P64);
     let r = round(w, env);
     // Loading a constant raises nothing (no #P) and clears C1.
@@ -84,7 +84,7 @@ fn finish(r: R, env: Env) -> Outcome {
     if r.is_zero() {
         return Outcome::exact(F80::zero(r.neg));
     }
-    Outcome::rounded(round(r.to_wide(), env.with_pc(Precision::P64)), 0)
+    Outcome::rounded(round(r.to_exact(), env.with_pc(Precision::P64)), 0)
 }
 
 /// `sum_{n>=0} c_n t^n` by Horner's rule, where `term(n)` gives c_n, for `n` terms.

@@ -281,6 +281,8 @@ pub fn interpreted_kernel(elf: &Path) -> (Duration, u64, u32) {
     let top = segs.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
     let ram = (top + (1 << 20)).next_multiple_of(1 << 20);
     let mut cpu = linux_user_cpu(PhysMem::new(ram));
+    // Linux runs a process with the FPU on.
+    cpu.set_cr0((cpu.cr0() & !(cr::CR0_EM | cr::CR0_TS)) | cr::CR0_MP | cr::CR0_NE);
     load_segments(&mut cpu, &segs);
     cpu.set_reg(Reg::Esp, ram - 16);
     cpu.set_eip(entry);
