@@ -85,6 +85,12 @@ pub(crate) fn nan_check(a: F80, b: F80) -> Option<Outcome> {
     None
 }
 
+/// Is `v` a normal number (the fast case of every operation)?
+#[inline(always)]
+fn is_normal(v: F80) -> bool {
+    v.sig & (1 << 63) != 0 && v.exp().wrapping_sub(1) < 0x7FFE
+}
+
 /// #D if either operand is a denormal.
 pub(crate) fn denormal(a: F80, b: F80) -> u16 {
     if a.class() == Class::Denormal || b.class() == Class::Denormal { exc::DE } else { 0 }
@@ -93,6 +99,20 @@ pub(crate) fn denormal(a: F80, b: F80) -> u16 {
 /// `a op b` (for SUBR and DIVR the handler has already swapped them). `pre`: exceptions the
 /// operands raised on their way in (a denormal `float` or `double`).
 pub(crate) fn binary(k: u8, a: F80, b: F80, env: Env, pre: u16) -> Outcome {
+    if pre == 0 && is_normal(a) && is_normal(b) {
+        // The common case, two normal numbers: straight to the arithmetic.
+        let e = match k {
+            ADD => float::add(a, b),
+            SUB => float::add(a, b.neg()),
+            MUL => float::mul(a, b),
+            _ => float::div(a, b),
+        };
+        if e.sig == 0 {
+            // x + (-x): +0, or -0 when rounding down.
+            return Outcome::exact(F80::zero(env.rc == Round::TowardNegative));
+        }
+        return Outcome::rounded(round(e, env), 0);
+    }
     if let Some(o) = nan_check(a, b) {
         // A NaN operand takes precedence over a denormal one: no #D.
         return o;
