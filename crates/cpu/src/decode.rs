@@ -14,9 +14,7 @@ use crate::ops::{
     EA_BASE, EA_DISP, EA_FULL, Handler, Op, W8, W16, W32, control, data, op_nop, op_ud, system,
 };
 use crate::state::REG_NONE;
-use iced_x86::{
-    Code, ConditionCode, FlowControl, Instruction, MemorySize, Mnemonic, OpKind, Register,
-};
+use iced_x86::{Code, ConditionCode, FlowControl, Instruction, MemorySize, Mnemonic, OpKind, Register};
 
 /// Pick the width-specialised instance of a generic handler.
 macro_rules! sized {

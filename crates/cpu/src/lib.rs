@@ -1,4 +1,4 @@
-//! A 32-bit x86 CPU (the i686 integer instruction set, no FPU) for running lguest Guests.
+//! A 32-bit x86 CPU (the i686 instruction set with its x87 FPU) for running lguest Guests.
 //!
 //! The CPU is a library with no I/O and no knowledge of lguest. The Host creates it with
 //! guest RAM ([`PhysMem`]), sets registers, segments (from a GDT the Host owns) and
@@ -13,6 +13,8 @@
 //! - `decode.rs` turns bytes into [`ops::Op`]s with iced-x86, once per block;
 //! - `exec.rs` caches those blocks and runs them;
 //! - `ops/` holds the semantics by instruction family; `flags.rs` the lazy EFLAGS;
+//! - `fpu/` the x87: its state, formats, exact arithmetic and the instructions by family
+//!   (its module docs say what is exact and how it was checked against a real processor);
 //! - `state.rs` the registers and memory-access paths, `segments.rs` and `paging.rs` the
 //!   protection checks and the TLB, `mem.rs` guest RAM and self-modifying-code tracking.
 //!

@@ -26,7 +26,7 @@
 //! processors agree on all four).
 //!
 //! Design choices this CPU makes that differ from the host processor, and are therefore
-//! not compared: CPUID (its identity is our own), x87 (there is no FPU here), RDTSC
+//! not compared: CPUID (its identity is our own), x87 (`tests/x87.rs` compares it), RDTSC
 //! (instruction counting), privileged and I/O instructions (ring-3 Linux cannot run them:
 //! `tests/protected.rs` covers them), INT/INT3/INTO (they end `run`), LAR/LSL/VERR/VERW
 //! (our GDT is not Linux's), and SGDT/SIDT/SMSW/SLDT/STR (UMIP on the host).

@@ -1156,7 +1156,9 @@ fn lock_on_an_instruction_that_cannot_take_it_raises_ud() {
 
 /// Every x87 encoding of the i686, with its memory operand (if any) at [eax].
 fn x87_encodings() -> Vec<(iced_x86::Code, Vec<u8>)> {
-    use iced_x86::{Code, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K};
+    use iced_x86::{
+        Code, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K,
+    };
     let mut out = Vec::new();
     for code in Code::values() {
         let oc = code.op_code();
@@ -1170,8 +1172,12 @@ fn x87_encodings() -> Vec<(iced_x86::Code, Vec<u8>)> {
             [K::ax] => Instruction::with1(code, iced_x86::Register::AX).unwrap(),
             [K::mem] => Instruction::with1(code, MemoryOperand::with_base(iced_x86::Register::EAX)).unwrap(),
             [K::sti_opcode] => Instruction::with1(code, iced_x86::Register::ST3).unwrap(),
-            [K::st0, K::sti_opcode] => Instruction::with2(code, iced_x86::Register::ST0, iced_x86::Register::ST2).unwrap(),
-            [K::sti_opcode, K::st0] => Instruction::with2(code, iced_x86::Register::ST2, iced_x86::Register::ST0).unwrap(),
+            [K::st0, K::sti_opcode] => {
+                Instruction::with2(code, iced_x86::Register::ST0, iced_x86::Register::ST2).unwrap()
+            }
+            [K::sti_opcode, K::st0] => {
+                Instruction::with2(code, iced_x86::Register::ST2, iced_x86::Register::ST0).unwrap()
+            }
             k => panic!("{code:?}: {k:?}"),
         };
         let mut enc = Encoder::new(32);
@@ -1204,9 +1210,13 @@ fn every_x87_instruction_raises_nm_while_cr0_em_or_ts_is_set() {
 
 #[test]
 fn wait_raises_nm_only_with_cr0_mp_and_ts_both_set() {
-    for (mp, ts, em, nm) in [(true, true, false, true), (false, true, false, false), (true, false, true, false)] {
+    for (mp, ts, em, nm) in
+        [(true, true, false, true), (false, true, false, false), (true, false, true, false)]
+    {
         let mut cpu = machine(0);
-        let bits = if mp { cr::CR0_MP } else { 0 } | if ts { cr::CR0_TS } else { 0 } | if em { cr::CR0_EM } else { 0 };
+        let bits = if mp { cr::CR0_MP } else { 0 }
+            | if ts { cr::CR0_TS } else { 0 }
+            | if em { cr::CR0_EM } else { 0 };
         cpu.set_cr0(cr::CR0_PE | bits);
         raw(&mut cpu, &[0x9B]); // wait
         let want = if nm { exc_no_code(vector::NM) } else { DONE };
@@ -1258,7 +1268,8 @@ fn non_waiting_control_instructions_ignore_a_pending_exception() {
     let mut cpu = fpu_machine(3);
     // fnstcw [eax]; fnstsw [eax+0x40]; fnstenv [eax+0x10]; fnstsw ax; fnclex; fld1
     let tail =
-        [&[0xD9, 0x38][..], &[0xDD, 0x78, 0x40], &[0xD9, 0x70, 0x10], &FNSTSW_AX, &[0xDB, 0xE2], &FLD1].concat();
+        [&[0xD9, 0x38][..], &[0xDD, 0x78, 0x40], &[0xD9, 0x70, 0x10], &FNSTSW_AX, &[0xDB, 0xE2], &FLD1]
+            .concat();
     pending_zero_divide(&mut cpu, &tail);
     assert_eq!(cpu.run(100), DONE, "fnclex cleared the exception, so fld1 ran");
     let sw = cpu.mem().read_u16(0x3040).unwrap();
@@ -1293,7 +1304,8 @@ fn fxsave_then_fxrstor_restores_the_state() {
     let mut cpu = fpu_machine(3);
     cpu.set_reg(Reg::Eax, 0x3000);
     // fninit; fld1; fldz; fxsave [eax]; fninit; fxrstor [eax]; fnstsw ax
-    let code = [&FNINIT[..], &FLD1, &FLDZ, &[0x0F, 0xAE, 0x00], &FNINIT, &[0x0F, 0xAE, 0x08], &FNSTSW_AX].concat();
+    let code =
+        [&FNINIT[..], &FLD1, &FLDZ, &[0x0F, 0xAE, 0x00], &FNINIT, &[0x0F, 0xAE, 0x08], &FNSTSW_AX].concat();
     raw(&mut cpu, &code);
     assert_eq!(cpu.run(100), DONE);
     assert_eq!((cpu.reg(Reg::Eax) as u16 >> 11) & 7, 6, "two values on the stack again");

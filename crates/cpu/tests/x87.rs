@@ -23,7 +23,9 @@
 mod support;
 
 use cpu::{Exit, PhysMem, Reg, Vcpu};
-use iced_x86::{Code, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K, Register};
+use iced_x86::{
+    Code, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K, Register,
+};
 use std::collections::BTreeMap;
 use support::{Rng, Segment};
 
@@ -31,8 +33,7 @@ const CODE: u32 = 0x0010_0000;
 const DATA: u32 = 0x0100_0000;
 const SEED: u64 = 0x7838_3720_6670_7521;
 
-// Record layout.
-const IN_SAVE: u32 = 0x00;
+// Record layout: the input FSAVE image at 0, then...
 const IN_FLAGS: u32 = 0x6C;
 const IN_EAX: u32 = 0x70;
 const IN_PTR: u32 = 0x74;
@@ -139,7 +140,10 @@ fn gen_f80(rng: &mut Rng) -> u128 {
             1 => J | ((rng.u64() >> 1) & !((1u64 << (11 + rng.below(40))) - 1)),
             2 => J | (1 << rng.below(63)) | if rng.chance(50) { 1 << rng.below(63) } else { 0 },
             3 => u64::MAX - rng.below(4) as u64,
-            4 => J | (rng.below(8) as u64) << 38 | (rng.u64() & ((1 << 38) - 1)) & if rng.chance(50) { 0x7FF } else { !0 },
+            4 => {
+                J | (rng.below(8) as u64) << 38
+                    | (rng.u64() & ((1 << 38) - 1)) & if rng.chance(50) { 0x7FF } else { !0 }
+            }
             _ => J | (rng.u64() >> 1),
         }
     };
@@ -147,22 +151,27 @@ fn gen_f80(rng: &mut Rng) -> u128 {
         0..=7 => 0x3FF0 + rng.below(0x20) as u128,
         8 | 9 => rng.below(0x7FFF) as u128,
         // The float and double boundaries, and the format's own.
-        10 => (16383 + rng.pick(&[-126i32, -127, -149, -150, 127, 128, -1022, -1023, -1074, -1075, 1023, 1024]) + rng.below(3) as i32 - 1) as u128,
+        10 => {
+            (16383
+                + rng.pick(&[-126i32, -127, -149, -150, 127, 128, -1022, -1023, -1074, -1075, 1023, 1024])
+                + rng.below(3) as i32
+                - 1) as u128
+        }
         11 => rng.pick(&[1u128, 2, 3, 0x7FFE, 0x7FFD, 0x7FFC]),
         12 => 0x3FFF + rng.below(64) as u128, // integers for FIST/FRNDINT
-        13 => 0, // denormals and zeros below
+        13 => 0,                              // denormals and zeros below
         _ => 0x3FF8 + rng.below(0x10) as u128,
     };
     let v = match rng.below(30) {
-        0 => 0,                                   // zero
-        1 => rng.u64() as u128 >> 1 & (J as u128 - 1), // denormal
-        2 => (J | rng.u64()) as u128,             // pseudo-denormal
-        3 => 0x7FFF << 64 | J as u128,            // infinity
+        0 => 0,                                                                 // zero
+        1 => rng.u64() as u128 >> 1 & (J as u128 - 1),                          // denormal
+        2 => (J | rng.u64()) as u128,                                           // pseudo-denormal
+        3 => 0x7FFF << 64 | J as u128,                                          // infinity
         4 => 0x7FFF << 64 | (J | 1 << 62 | rng.u64() >> rng.below(64)) as u128, // QNaN
-        5 => 0x7FFF << 64 | (J | (rng.u64() >> 2).max(1)) as u128, // SNaN
-        6 => 0x7FFF << 64 | (0xC000_0000_0000_0000u64) as u128, // indefinite
-        7 if rng.chance(40) => (exp.max(1) << 64) | (rng.u64() >> 1) as u128, // unnormal
-        8 if rng.chance(40) => 0x7FFF << 64 | (rng.u64() >> 1) as u128, // pseudo-NaN/infinity
+        5 => 0x7FFF << 64 | (J | (rng.u64() >> 2).max(1)) as u128,              // SNaN
+        6 => 0x7FFF << 64 | (0xC000_0000_0000_0000u64) as u128,                 // indefinite
+        7 if rng.chance(40) => (exp.max(1) << 64) | (rng.u64() >> 1) as u128,   // unnormal
+        8 if rng.chance(40) => 0x7FFF << 64 | (rng.u64() >> 1) as u128,         // pseudo-NaN/infinity
         9 => {
             // An integer or half-integer, for rounding to integers.
             let n = rng.below(1 << 20) as u64 * 2 + rng.below(2) as u64;
@@ -211,7 +220,19 @@ fn f32_to_f80(b: u32) -> u128 {
 
 fn gen_f32(rng: &mut Rng) -> u32 {
     match rng.below(10) {
-        0 => rng.pick(&[0, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001, 0x0000_0001, 0x807F_FFFF, 0x0080_0000, 0x7F7F_FFFF]),
+        0 => rng.pick(&[
+            0,
+            0x8000_0000,
+            0x7F80_0000,
+            0xFF80_0000,
+            0x7FC0_0000,
+            0xFFC0_0000,
+            0x7F80_0001,
+            0x0000_0001,
+            0x807F_FFFF,
+            0x0080_0000,
+            0x7F7F_FFFF,
+        ]),
         1 => rng.u32() & 0x807F_FFFF, // denormal
         2 => rng.u32() | 0x7F80_0000, // NaN/inf
         _ => (rng.u32() & 0x807F_FFFF) | (rng.below(40) + 107) << 23,
@@ -220,7 +241,18 @@ fn gen_f32(rng: &mut Rng) -> u32 {
 
 fn gen_f64(rng: &mut Rng) -> u64 {
     match rng.below(10) {
-        0 => rng.pick(&[0, 1 << 63, 0x7FF0 << 48, 0xFFF0 << 48, 0x7FF8 << 48, 0x7FF0_0000_0000_0001, 1, 0x000F_FFFF_FFFF_FFFF, 0x0010 << 48, 0x7FEF_FFFF_FFFF_FFFF]),
+        0 => rng.pick(&[
+            0,
+            1 << 63,
+            0x7FF0 << 48,
+            0xFFF0 << 48,
+            0x7FF8 << 48,
+            0x7FF0_0000_0000_0001,
+            1,
+            0x000F_FFFF_FFFF_FFFF,
+            0x0010 << 48,
+            0x7FEF_FFFF_FFFF_FFFF,
+        ]),
         1 => rng.u64() & 0x800F_FFFF_FFFF_FFFF,
         2 => rng.u64() | 0x7FF0 << 48,
         _ => (rng.u64() & 0x800F_FFFF_FFFF_FFFF) | ((rng.below(80) + 983) as u64) << 52,
@@ -634,7 +666,11 @@ fn x87_instructions_match_the_host_processor() {
                     continue;
                 }
                 if nr[save + off] != or[save + off] {
-                    diffs.push(format!("env byte {off}: native {:02x} ours {:02x}", nr[save + off], or[save + off]));
+                    diffs.push(format!(
+                        "env byte {off}: native {:02x} ours {:02x}",
+                        nr[save + off],
+                        or[save + off]
+                    ));
                 }
             }
             for i in 0..8 {
@@ -643,9 +679,15 @@ fn x87_instructions_match_the_host_processor() {
                     diffs.push(format!("st{i}: native {} ours {}", reg80(&nr[r.clone()]), reg80(&or[r])));
                 }
             }
-            let word = |b: &[u8], at: u32| u32::from_le_bytes(b[at as usize..at as usize + 4].try_into().expect("4 bytes"));
+            let word = |b: &[u8], at: u32| {
+                u32::from_le_bytes(b[at as usize..at as usize + 4].try_into().expect("4 bytes"))
+            };
             if word(nr, OUT_FLAGS) != word(or, OUT_FLAGS) {
-                diffs.push(format!("eflags: native {:08x} ours {:08x}", word(nr, OUT_FLAGS), word(or, OUT_FLAGS)));
+                diffs.push(format!(
+                    "eflags: native {:08x} ours {:08x}",
+                    word(nr, OUT_FLAGS),
+                    word(or, OUT_FLAGS)
+                ));
             }
             if word(nr, OUT_EAX) != word(or, OUT_EAX) {
                 diffs.push(format!("eax: native {:08x} ours {:08x}", word(nr, OUT_EAX), word(or, OUT_EAX)));
@@ -656,7 +698,10 @@ fn x87_instructions_match_the_host_processor() {
                 .map(|o| format!("+{:#x}: {:02x}/{:02x}", o - mem, nr[o], or[o]))
                 .collect();
             if !mem_diff.is_empty() {
-                diffs.push(format!("memory (native/ours): {}", mem_diff.iter().take(12).cloned().collect::<Vec<_>>().join(" ")));
+                diffs.push(format!(
+                    "memory (native/ours): {}",
+                    mem_diff.iter().take(12).cloned().collect::<Vec<_>>().join(" ")
+                ));
             }
             if !diffs.is_empty() {
                 let seen = per_class.entry(format!("{:?}", g.code)).or_default();
@@ -666,15 +711,12 @@ fn x87_instructions_match_the_host_processor() {
                 }
                 let input = &nr[..108];
                 let mem_in = &p.data[at + mem..at + (mem + 16).min(g.rec as usize)];
-                if std::env::var("X87_DUMP").is_ok() && failures.len() < 3 {
-                    eprintln!("DUMP {} {} {}", hex(&p.data[at..at + g.rec as usize]), hex(nr), hex(or));
-                }
                 failures.push(format!(
-                    "{} [{:?}] case {n}:\n    in: {} eflags={} mem={}\n    {}",
+                    "{} [{:?}] case {n}:\n    in: {} eflags={:08x} mem={}\n    {}",
                     g.ins,
                     g.code,
                     describe_state(input),
-                    format!("{:08x}", word(nr, IN_FLAGS)),
+                    word(nr, IN_FLAGS),
                     hex(mem_in),
                     diffs.join("\n    ")
                 ));
@@ -682,14 +724,21 @@ fn x87_instructions_match_the_host_processor() {
         }
     }
     use std::io::Write;
-    let summary = format!("x87: {total} cases over {} encodings, each run natively and in the interpreter", p.groups.len());
+    let summary = format!(
+        "x87: {total} cases over {} encodings, each run natively and in the interpreter",
+        p.groups.len()
+    );
     let _ = writeln!(std::io::stderr(), "{summary}");
     if failures.is_empty() {
         return;
     }
     let n: usize = per_class.values().sum();
     failures.truncate(400);
-    panic!("{summary}\n{n} mismatches (by encoding: {per_class:?}); first {}:\n{}", failures.len(), failures.join("\n"));
+    panic!(
+        "{summary}\n{n} mismatches (by encoding: {per_class:?}); first {}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Bytes of FXSAVE's image this CPU leaves alone: MXCSR and its mask, the XMM registers
@@ -753,8 +802,6 @@ fn undefined(m: Mnemonic, input: &[u8]) -> bool {
         return false;
     }
     let w = |i: usize| u16::from_le_bytes([input[i], input[i + 1]]);
-    let top = (w(4) >> 11) & 7;
-    let _ = top;
     // ST(0) is the first register of the image.
     let se = w(36);
     let exp = se & 0x7FFF;
@@ -766,7 +813,8 @@ fn undefined(m: Mnemonic, input: &[u8]) -> bool {
 /// number of such results, or `None` if anything else differs.
 fn last_bit_only(native: &[u8], ours: &[u8]) -> Option<usize> {
     let w = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
-    if native[..4] != ours[..4] || native[8..28] != ours[8..28] || (w(native, 4) ^ w(ours, 4)) & !0x0200 != 0 {
+    if native[..4] != ours[..4] || native[8..28] != ours[8..28] || (w(native, 4) ^ w(ours, 4)) & !0x0200 != 0
+    {
         return None;
     }
     let mut n = 0;
@@ -847,6 +895,11 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
     );
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{summary}");
-    assert!(failures.is_empty(), "{summary}\n{} cases differ otherwise:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{summary}\n{} cases differ otherwise:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(all_off * 100 <= all_cases * 5, "{summary}: more than 5% off in the last bit");
 }

@@ -16,7 +16,6 @@ use crate::ops::Op;
 use crate::state::State;
 use rustc_apfloat::{Float, Round};
 
-
 /// The binary operations, as the handlers' `K` parameter.
 pub(crate) const ADD: u8 = 0;
 pub(crate) const MUL: u8 = 1;
@@ -485,7 +484,11 @@ fn remainder(a: F80, b: F80, ieee: bool, env: Env) -> (Outcome, Option<u16>) {
         (q, r, sign)
     };
     let exp2 = if diff < 0 { ea - 63 } else { eb - 63 };
-    let rr = if r == 0 { float::Rounded { v: F80::zero(a.sign()), exc: 0, c1: false } } else { exact(sign, exp2, r) };
+    let rr = if r == 0 {
+        float::Rounded { v: F80::zero(a.sign()), exc: 0, c1: false }
+    } else {
+        exact(sign, exp2, r)
+    };
     let cc = if q & 4 != 0 { sw::C0 } else { 0 }
         | if q & 2 != 0 { sw::C3 } else { 0 }
         | if q & 1 != 0 { sw::C1 } else { 0 };

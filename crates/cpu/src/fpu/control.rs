@@ -102,15 +102,8 @@ fn env_image(fpu: &Fpu, o32: bool) -> [u8; 28] {
             b[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
         }
     } else {
-        let words: [u16; 7] = [
-            fpu.cw,
-            fpu.status(),
-            fpu.tag_word(),
-            fpu.fip as u16,
-            fpu.fcs,
-            fpu.fdp as u16,
-            fpu.fds,
-        ];
+        let words: [u16; 7] =
+            [fpu.cw, fpu.status(), fpu.tag_word(), fpu.fip as u16, fpu.fcs, fpu.fdp as u16, fpu.fds];
         for (i, w) in words.iter().enumerate() {
             b[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
         }

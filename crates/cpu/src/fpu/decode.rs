@@ -39,7 +39,12 @@ fn is_fcmov_or_fcomi(m: Mnemonic) -> bool {
 /// FOP: the low three bits of the escape byte (D8..DF) and the ModR/M byte after it.
 fn fop(bytes: &[u8]) -> u32 {
     let mut i = 0;
-    while i < bytes.len() && matches!(bytes[i], 0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0x9B | 0xF0 | 0xF2 | 0xF3) {
+    while i < bytes.len()
+        && matches!(
+            bytes[i],
+            0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0x9B | 0xF0 | 0xF2 | 0xF3
+        )
+    {
         i += 1;
     }
     match (bytes.get(i), bytes.get(i + 1)) {
@@ -187,7 +192,14 @@ pub(crate) fn handler(ins: &Instruction, op: &mut Op, bytes: &[u8]) -> Handler {
             }
             l::fxch
         }
-        M::Fcmovb | M::Fcmove | M::Fcmovbe | M::Fcmovu | M::Fcmovnb | M::Fcmovne | M::Fcmovnbe | M::Fcmovnu => {
+        M::Fcmovb
+        | M::Fcmove
+        | M::Fcmovbe
+        | M::Fcmovu
+        | M::Fcmovnb
+        | M::Fcmovne
+        | M::Fcmovnbe
+        | M::Fcmovnu => {
             // The conditions numbered as Jcc's: B 2, E 4, BE 6, P 10 and their negations.
             op.imm = match m {
                 M::Fcmovb => 2,

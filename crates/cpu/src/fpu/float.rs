@@ -1,26 +1,32 @@
 //! Exact results and their one rounding: the arithmetic core every x87 operation shares.
 //!
-//! An operation first computes its result *rounded to odd* at [`Wide`]'s 68 bits of
-//! precision with an exponent range no x87 operation can leave (products of significands,
-//! quotients and square roots exactly in integers, with a sticky bit; sums with
-//! `rustc_apfloat` rounding toward zero, its inexact flag becoming the sticky bit). Rounding
-//! to odd keeps enough of the exact value that one more rounding to any precision up to 66
-//! bits gives the correctly rounded result, so [`round`] can then round exactly *once* to
-//! what the control word asks: 24, 53 or 64 bits of significand (precision control) with
-//! the 80-bit format's exponent range, in the rounding mode RC, denormalizing a tiny
-//! result. That one rounding is rustc_apfloat's `convert`, into semantics with those
-//! precisions and that exponent range. Because the wide value keeps its real exponent, the
-//! x87's unmasked-overflow and unmasked-underflow results (the exact result scaled by
-//! 2^∓24576, then rounded) are the same rounding of a rescaled value, and the round-up
-//! indicator C1 is a comparison of the rounded result with the wide one.
+//! An operation first computes its result exactly, as an [`Exact`]: integer arithmetic on
+//! the 64-bit significands gives sums (the bits shifted out of the smaller operand jammed
+//! into the last bit), products and quotients to 128 bits and square roots to 70, each
+//! with a sticky bit for anything dropped, which is all a correct rounding needs. Then
+//! [`round`] rounds it exactly *once* to what the control word asks: 24, 53 or 64 bits of
+//! significand (precision control, keeping the 80-bit format's exponent range: no double
+//! rounding), in the rounding mode RC, setting #P and C1 (rounded away from zero).
+//!
+//! Results whose exponent keeps them well inside the range are rounded on a fast path
+//! here. Everything else — tiny results (denormalized, with #U decided after rounding as
+//! the x87 does), overflows (to infinity or the largest number, by RC), the unmasked
+//! underflow and overflow results (the exact result scaled by 2^±24576, then rounded),
+//! FSCALE, and stores to `float`/`double` outside their normal range — goes to
+//! rustc_apfloat: the exact value becomes a [`Wide`] (68 bits rounded to odd, with a
+//! 20-bit exponent no x87 result can leave; one more rounding to 66 bits or fewer from it
+//! is correct), and its `convert` rounds into semantics with the x87's precisions and
+//! exponent range. A unit test checks the fast path against the library on 200,000
+//! generated results, and tests/x87.rs checks both against the processor.
 //!
 //! Why rustc_apfloat: it is LLVM's APFloat, well kept (the Rust compiler folds constants
 //! with it), pure Rust (no C toolchain, no CMake), takes the rounding mode per call and
 //! returns the exception flags per call (no global state, so Guests on several threads
 //! cannot disturb each other), and lets us define the precision-control formats. Berkeley
 //! SoftFloat (through softfloat-sys) has x87 precision control built in, but its crate
-//! needs CMake to build, keeps the rounding mode and flags in globals, and has no way to
-//! give the unmasked overflow/underflow results.
+//! needs CMake to build, keeps the rounding mode and flags in globals, and cannot give the
+//! unmasked overflow/underflow results. Neither is fast: the common case does not need
+//! them, hence the fast path.
 
 use super::value::{BIAS, F80};
 use rustc_apfloat::ieee::{IeeeFloat, Semantics, X87DoubleExtendedS};
@@ -571,7 +577,7 @@ mod tests {
                 sign: rng.next() & 1 == 1,
                 exp2: (rng.next() % 40000) as i32 - 20000,
                 sig,
-                sticky: rng.next() % 3 == 0,
+                sticky: rng.next().is_multiple_of(3),
             };
             let pc = [Precision::P24, Precision::P53, Precision::P64][(rng.next() % 3) as usize];
             let env = Env { pc, rc: MODES[(rng.next() % 4) as usize], masks: 0x3F };
@@ -587,16 +593,28 @@ mod tests {
         use rustc_apfloat::ieee::{Double, Single};
         let mut rng = Rng(2);
         for _ in 0..200_000 {
-            let v = F80::new(rng.next() & 1 == 1, (BIAS as u64 - 1100 + rng.next() % 2200) as u16, rng.next() | 1 << 63);
+            let v = F80::new(
+                rng.next() & 1 == 1,
+                (BIAS as u64 - 1100 + rng.next() % 2200) as u16,
+                rng.next() | 1 << 63,
+            );
             let rc = MODES[(rng.next() % 4) as usize];
             let x = X87::from_bits(v.bits());
             if let Some((bits, inexact, _)) = narrow_fast(v, 53, -1022, 1023, rc) {
                 let r: StatusAnd<Double> = x.convert_r(rc, &mut false);
-                assert_eq!((bits, inexact), (r.value.to_bits() as u64, r.status.contains(Status::INEXACT)), "{v:?}");
+                assert_eq!(
+                    (bits, inexact),
+                    (r.value.to_bits() as u64, r.status.contains(Status::INEXACT)),
+                    "{v:?}"
+                );
             }
             if let Some((bits, inexact, _)) = narrow_fast(v, 24, -126, 127, rc) {
                 let r: StatusAnd<Single> = x.convert_r(rc, &mut false);
-                assert_eq!((bits, inexact), (r.value.to_bits() as u64, r.status.contains(Status::INEXACT)), "{v:?}");
+                assert_eq!(
+                    (bits, inexact),
+                    (r.value.to_bits() as u64, r.status.contains(Status::INEXACT)),
+                    "{v:?}"
+                );
             }
             let small = F80::new(v.sign(), (BIAS as u64 - 3 + rng.next() % 70) as u16, v.sig);
             let (n, inexact, _) = round_to_integral(small, rc);

@@ -135,13 +135,13 @@ pub(crate) fn fst_m<const F: u8, const POP: bool>(st: &mut State, op: &Op) -> Re
     let env = fpu.env();
     let (bytes, o) = match F {
         M32 => store_float::<SingleS, Pc24S>(v, env, 0xFFC0_0000, -126)
-            .map_bytes(|b| (b as u32).to_le_bytes().to_vec_10()),
+            .map_bytes(|b| (b as u32).to_le_bytes().to_10()),
         M64 => store_float::<DoubleS, Pc53S>(v, env, 0xFFF8_0000_0000_0000, -1022)
-            .map_bytes(|b| b.to_le_bytes().to_vec_10()),
+            .map_bytes(|b| b.to_le_bytes().to_10()),
         M80 => (v.to_le_bytes(), Outcome::exact(v)),
-        I16 => store_int(v, env, 16).map_bytes(|b| (b as u16).to_le_bytes().to_vec_10()),
-        I32 => store_int(v, env, 32).map_bytes(|b| (b as u32).to_le_bytes().to_vec_10()),
-        I64 => store_int(v, env, 64).map_bytes(|b| b.to_le_bytes().to_vec_10()),
+        I16 => store_int(v, env, 16).map_bytes(|b| (b as u16).to_le_bytes().to_10()),
+        I32 => store_int(v, env, 32).map_bytes(|b| (b as u32).to_le_bytes().to_10()),
+        I64 => store_int(v, env, 64).map_bytes(|b| b.to_le_bytes().to_10()),
         _ => store_bcd(v, env),
     };
     let o = if underflow { Outcome { exc: 0, c1: false, ..o } } else { o };
@@ -164,10 +164,10 @@ pub(crate) fn fst_m<const F: u8, const POP: bool>(st: &mut State, op: &Op) -> Re
 
 /// Pad a little-endian encoding to the widest store's 10 bytes.
 trait To10 {
-    fn to_vec_10(&self) -> [u8; 10];
+    fn to_10(&self) -> [u8; 10];
 }
 impl<const N: usize> To10 for [u8; N] {
-    fn to_vec_10(&self) -> [u8; 10] {
+    fn to_10(&self) -> [u8; 10] {
         let mut b = [0; 10];
         b[..N].copy_from_slice(self);
         b
@@ -228,7 +228,8 @@ where
         e |= exc::UE;
     }
     let back: X87 = r.value.convert(&mut false).value;
-    let up = inexact && (r.value.is_infinite() || back.abs().partial_cmp(&x.abs()) == Some(Ordering::Greater));
+    let up =
+        inexact && (r.value.is_infinite() || back.abs().partial_cmp(&x.abs()) == Some(Ordering::Greater));
     (r.value.to_bits() as u64, Outcome { v, exc: e, c1: up })
 }
 
@@ -236,7 +237,7 @@ where
 /// NaN, infinite or unsupported: invalid, and the integer indefinite (the most negative
 /// integer).
 fn store_int(v: F80, env: Env, bits: u32) -> (i64, Outcome) {
-    let indefinite = (i64::MIN >> (64 - bits)) as i64;
+    let indefinite = i64::MIN >> (64 - bits);
     match v.class() {
         Class::Zero => return (0, Outcome::exact(v)),
         Class::Normal | Class::Denormal => {}

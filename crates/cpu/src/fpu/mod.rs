@@ -21,7 +21,36 @@
 //! The state is kept the way the images need it: eight physical registers with TOP, the
 //! control word, the status word's flags and condition codes, and one "empty" bit per
 //! register (the full tag word is computed from the registers when it is stored, as the
-//! processor since the Pentium Pro does).
+//! processor since the Pentium Pro does). ES and B are not stored either: they are set
+//! exactly when an exception flag is set whose mask is clear, so FLDCW, FLDENV and FNSTENV
+//! (which masks everything) move them, as on the processor.
+//!
+//! ## What is exact
+//!
+//! Everything but the transcendentals gives the bits the processor gives: every result of
+//! the basic arithmetic (FADD, FSUB(R), FMUL, FDIV(R), FSQRT, FPREM(1), FRNDINT, FSCALE,
+//! FXTRACT) is rounded once from the exact value, to the precision and in the rounding
+//! mode the control word says (`float.rs`); loads, stores and conversions of every format
+//! (`float`, `double`, 80-bit, 16/32/64-bit integers, packed BCD) likewise; and the
+//! exception flags, C0-C3, TOP, tags, and the 80-bit register images come out as the
+//! processor's, for every kind of operand: denormals, pseudo-denormals, unnormals,
+//! pseudo-NaNs and pseudo-infinities, NaN payloads, stack underflow and overflow, masked
+//! and unmasked exceptions. Where the SDM leaves a choice, this CPU does what the host
+//! (an AMD EPYC) does; `tests/x87.rs` checks all this on 124,500 generated cases over all
+//! 140 x87 encodings of the i686 but the transcendentals, with no mismatch.
+//!
+//! The transcendentals (`transcendental.rs`) are correctly rounded from a 128-bit
+//! approximation of what the processor computes (its argument reduction with a 66-bit π
+//! included); the processor itself is not correctly rounded, so about 2.3% of ordinary
+//! results differ from its by one unit in the last place (and C1 with them); their special
+//! cases and flags match it. The FLDxx constants are exact (rounded as RC says).
+//!
+//! What differs because this CPU is an i686 and the host is not: FISTTP (SSE3) raises
+//! #UD; FXSAVE/FXRSTOR handle the x87 part of the image only (no MXCSR, no XMM
+//! registers); the last instruction's pointers and opcode are kept as an i686 keeps them
+//! (AMD's FXSAVE stores them only while an exception is pending). Out of their domains,
+//! where the result is undefined, F2XM1 (|x| > 1) matches the host, FYL2XP1 (x <= -1) may
+//! not.
 
 pub(crate) mod approx;
 pub(crate) mod arith;
@@ -88,7 +117,18 @@ pub(crate) struct Fpu {
 impl Fpu {
     /// The state at power-up, which FNINIT gives too except for the control word.
     pub fn new() -> Fpu {
-        let mut f = Fpu { regs: [F80::ZERO; 8], top: 0, empty: 0xFF, cw: 0, sw: 0, fip: 0, fcs: 0, fop: 0, fdp: 0, fds: 0 };
+        let mut f = Fpu {
+            regs: [F80::ZERO; 8],
+            top: 0,
+            empty: 0xFF,
+            cw: 0,
+            sw: 0,
+            fip: 0,
+            fcs: 0,
+            fop: 0,
+            fdp: 0,
+            fds: 0,
+        };
         f.init();
         f
     }

@@ -336,7 +336,8 @@ fn ylog(x: F80, y: F80, p1: bool, env: Env) -> Outcome {
     // The logarithm's special values: log2 of a negative number is invalid, log2(0) is
     // -∞ (#Z if the other factor is finite and not zero), log2(+∞) = +∞, log2(1) = +0;
     // then the product follows the rules of multiplication.
-    if p1 && x.sign() && cx != Class::Infinity && cx != Class::Zero && R::from_f80(x).cmp_abs(R::ONE).is_ge() {
+    if p1 && x.sign() && cx != Class::Infinity && cx != Class::Zero && R::from_f80(x).cmp_abs(R::ONE).is_ge()
+    {
         // 1 + x <= 0, far outside the domain (the result is undefined): x, inexact.
         return Outcome { v: x, exc: exc::PE, c1: false };
     }
