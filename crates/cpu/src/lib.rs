@@ -39,7 +39,7 @@ pub use direct::{DirectGate, DirectTraps, may_be_direct};
 pub use disasm::InsnInfo;
 pub use exit::{Exception, Exit};
 pub use mem::{OutOfRam, PhysMem};
-pub use ops::system::{CPUID_FEATURES_EDX, CPUID_SIGNATURE, CPUID_VENDOR};
+pub use ops::system::{CPUID_FEATURES_EDX, CPUID_FPU, CPUID_FXSR, CPUID_SIGNATURE, CPUID_VENDOR};
 pub use paging::pte;
 pub use regs::{Reg, SegReg, cr, eflags, pf, vector};
 pub use segments::{Descriptor, Segment, access, dflags};
@@ -138,6 +138,13 @@ impl Cpu {
     pub fn set_tsc_mode(&mut self, mode: TscMode) {
         self.st.tsc_mode = mode;
         self.st.tsc_start = std::time::Instant::now();
+    }
+
+    /// Report fewer features in CPUID.1:EDX than [`CPUID_FEATURES_EDX`] (bits outside it
+    /// are ignored: the CPU never claims what it lacks). A Host hides a feature its Guest
+    /// must not use, as it would with hardware virtualization.
+    pub fn set_cpuid_features_edx(&mut self, edx: u32) {
+        self.st.cpuid_edx = edx & CPUID_FEATURES_EDX;
     }
 
     /// Set a segment register's hidden cache directly (no GDT lookup, no checks).

@@ -51,6 +51,8 @@ pub(crate) struct State {
     pub dr: [u32; 8],
     /// The x87 (see `fpu/`).
     pub fpu: crate::fpu::Fpu,
+    /// What CPUID.1:EDX reports (features this CPU has, as many as the Host shows).
+    pub cpuid_edx: u32,
     pub gdt: Vec<u64>,
     pub mem: PhysMem,
     /// Where page directories and tables live, if not in `mem` (the Host's shadow tables).
@@ -90,6 +92,7 @@ impl State {
             cr4: 0,
             dr: [0; 8],
             fpu: crate::fpu::Fpu::new(),
+            cpuid_edx: crate::ops::system::CPUID_FEATURES_EDX,
             gdt: Vec::new(),
             mem,
             pt_mem: None,

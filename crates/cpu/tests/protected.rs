@@ -1492,6 +1492,18 @@ fn cpuid_reports_the_documented_identity_with_an_fpu_and_fxsr() {
 }
 
 #[test]
+fn the_host_can_hide_cpuid_features_but_not_invent_them() {
+    let mut cpu = machine(3);
+    cpu.set_cpuid_features_edx((cpu::CPUID_FEATURES_EDX & !cpu::CPUID_FXSR) | 1 << 25);
+    program(&mut cpu, |a| {
+        a.mov(eax, 1)?;
+        a.cpuid()
+    });
+    assert_eq!(cpu.run(10), DONE);
+    assert_eq!(cpu.reg(Reg::Edx), cpu::CPUID_FEATURES_EDX & !cpu::CPUID_FXSR, "FXSR hidden, no SSE claimed");
+}
+
+#[test]
 fn translate_reports_the_fault_an_access_would_raise() {
     let mut cpu = paged(0);
     set_pte(&mut cpu, 0x5000, 0x9000 | pte::P | pte::US);

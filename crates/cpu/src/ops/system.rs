@@ -16,8 +16,13 @@ pub const CPUID_VENDOR: &[u8; 12] = b"LguestRsVCPU";
 /// CPUID.1:EAX: family 6, model 1, stepping 0 (an i686).
 pub const CPUID_SIGNATURE: u32 = 0x0000_0610;
 /// CPUID.1:EDX: FPU (an x87 on chip), PSE, TSC, CX8, CMOV, FXSR (FXSAVE/FXRSTOR). No MMX
-/// and no SSE.
-pub const CPUID_FEATURES_EDX: u32 = 1 | (1 << 3) | (1 << 4) | (1 << 8) | (1 << 15) | (1 << 24);
+/// and no SSE. This is what a new CPU reports; the Host may report less
+/// ([`crate::Cpu::set_cpuid_features_edx`]).
+pub const CPUID_FEATURES_EDX: u32 = CPUID_FPU | (1 << 3) | (1 << 4) | (1 << 8) | (1 << 15) | CPUID_FXSR;
+/// CPUID.1:EDX.FPU.
+pub const CPUID_FPU: u32 = 1;
+/// CPUID.1:EDX.FXSR.
+pub const CPUID_FXSR: u32 = 1 << 24;
 
 #[inline(always)]
 fn need_cpl0(st: &State) -> Res {
@@ -89,7 +94,7 @@ pub(crate) fn cpuid(st: &mut State, _: &Op) -> Res {
             let w = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
             (1, w(0), w(8), w(4))
         }
-        1 => (CPUID_SIGNATURE, 0, 0, CPUID_FEATURES_EDX),
+        1 => (CPUID_SIGNATURE, 0, 0, st.cpuid_edx),
         0x8000_0000 => (0x8000_0000, 0, 0, 0),
         _ => (0, 0, 0, 0),
     };

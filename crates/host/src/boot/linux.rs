@@ -326,16 +326,21 @@ fn write_boot_params(
     Ok(())
 }
 
-/// The kernel command line, with `no387` added while the CPU has no FPU.
+/// Whether a Linux Guest runs with the CPU's x87 on: CR0.EM clear at boot, no `no387`,
+/// and FXSR in CPUID. Not yet: the Guest still emulates the FPU (see
+/// `with_math_emulation`), so CPUID hides FXSR, because a 2.6.23 kernel that sees it runs
+/// FXSAVE at boot (`mxcsr_feature_mask_init`), which its FPU emulator cannot do.
+const GUEST_FPU: bool = false;
+
+/// The kernel command line, with `no387` added while the Guest's FPU is off.
 ///
 /// `lguest_init` tells the kernel it has an FPU; `no387` (arch/i386/kernel/cpu/bugs.c)
 /// takes that back and sets EM in the Guest's idea of CR0, so that the #NM every x87
-/// instruction raises (our CPU runs with CR0.EM set) goes to the kernel's math emulator
-/// (`CONFIG_MATH_EMULATION`) rather than to its lazy-FPU restore, which would fault again
-/// forever.
+/// instruction raises (the CPU runs the Guest with CR0.EM set) goes to the kernel's math
+/// emulator (`CONFIG_MATH_EMULATION`) rather than to its lazy-FPU restore, which would
+/// fault again forever.
 fn with_math_emulation(cmdline: &str) -> String {
-    let has_fpu = cpu::CPUID_FEATURES_EDX & 1 != 0;
-    if has_fpu || cmdline.split_whitespace().any(|w| w == "no387") {
+    if GUEST_FPU || cmdline.split_whitespace().any(|w| w == "no387") {
         return cmdline.to_string();
     }
     let cmdline = cmdline.trim();
@@ -352,7 +357,11 @@ fn initial_registers(cpu: &mut Cpu, entry: u32) {
     for s in [SegReg::Fs, SegReg::Gs] {
         let _ = cpu.load_segment(s, 0);
     }
-    cpu.set_cr0(cr::CR0_PE | cr::CR0_PG | cr::CR0_WP | cr::CR0_ET | cr::CR0_NE | cr::CR0_EM);
+    let em = if GUEST_FPU { 0 } else { cr::CR0_EM };
+    cpu.set_cr0(cr::CR0_PE | cr::CR0_PG | cr::CR0_WP | cr::CR0_ET | cr::CR0_NE | em);
+    if !GUEST_FPU {
+        cpu.set_cpuid_features_edx(cpu::CPUID_FEATURES_EDX & !cpu::CPUID_FXSR);
+    }
     cpu.set_eflags(0x202);
     for r in Reg::ALL {
         cpu.set_reg(r, 0);
