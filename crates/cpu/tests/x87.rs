@@ -567,11 +567,17 @@ fn run_native(p: &Program, name: &str) -> Vec<u8> {
     out.stdout
 }
 
-fn run_ours(p: &Program) -> Vec<u8> {
+/// Run the program in the interpreter, with paging off or (`paged`) on, identity-mapped by
+/// 4 KiB pages, so memory operands also take the TLB's paths and cross pages.
+fn run_ours(p: &Program, paged: bool) -> Vec<u8> {
     let end = DATA + p.data.len() as u32;
     let ram = (end + (1 << 20)).next_multiple_of(1 << 20);
-    let mut cpu = support::linux_user_cpu(PhysMem::new(ram));
+    let tables = ram - (1 << 20) + 0x1000;
+    let mut cpu = support::linux_user_cpu(PhysMem::new(ram + 0x10000));
     support::load_segments(&mut cpu, &segments(p));
+    if paged {
+        support::identity_paging(&mut cpu, tables.max(end.next_multiple_of(4096)), ram);
+    }
     // Linux runs processes with the FPU on: no emulation, no task switch pending.
     let cr0 = cpu.cr0() & !(cpu::cr::CR0_EM | cpu::cr::CR0_TS);
     cpu.set_cr0(cr0 | cpu::cr::CR0_MP | cpu::cr::CR0_NE);
@@ -641,91 +647,99 @@ fn x87_instructions_match_the_host_processor() {
     };
     let p = build_program(&mut rng, &codes_in_scope(), count, |_, _, _| {});
     let native = run_native(&p, "x87.elf");
-    let ours = run_ours(&p);
     let mut failures = Vec::new();
     let mut per_class: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0;
-    for g in &p.groups {
-        let m = g.ins.mnemonic();
-        for n in 0..g.count {
-            total += 1;
-            let at = (g.base - DATA) as usize + n * g.rec as usize;
-            let (nr, or) = (&native[at..at + g.rec as usize], &ours[at..at + g.rec as usize]);
-            let mut diffs = Vec::new();
-            let save = OUT_SAVE as usize;
-            let skip = if pointers_lost(&nr[save..save + 28]) { 12..28 } else { 0..0 };
-            for (name, range) in [("cw", 0..2), ("sw", 4..6), ("tw", 8..10)] {
-                let r = save + range.start..save + range.end;
-                if nr[r.clone()] != or[r.clone()] {
-                    let w = |b: &[u8]| u16::from_le_bytes([b[r.start], b[r.start + 1]]);
-                    diffs.push(format!("{name}: native {:04x} ours {:04x}", w(nr), w(or)));
+    for paged in [false, true] {
+        let ours = run_ours(&p, paged);
+        for g in &p.groups {
+            let m = g.ins.mnemonic();
+            for n in 0..g.count {
+                total += 1;
+                let at = (g.base - DATA) as usize + n * g.rec as usize;
+                let (nr, or) = (&native[at..at + g.rec as usize], &ours[at..at + g.rec as usize]);
+                let mut diffs = Vec::new();
+                let save = OUT_SAVE as usize;
+                let skip = if pointers_lost(&nr[save..save + 28]) { 12..28 } else { 0..0 };
+                for (name, range) in [("cw", 0..2), ("sw", 4..6), ("tw", 8..10)] {
+                    let r = save + range.start..save + range.end;
+                    if nr[r.clone()] != or[r.clone()] {
+                        let w = |b: &[u8]| u16::from_le_bytes([b[r.start], b[r.start + 1]]);
+                        diffs.push(format!("{name}: native {:04x} ours {:04x}", w(nr), w(or)));
+                    }
                 }
-            }
-            for off in 0..28usize {
-                if skip.contains(&off) || matches!(off, 0 | 1 | 4 | 5 | 8 | 9) {
-                    continue;
+                for off in 0..28usize {
+                    if skip.contains(&off) || matches!(off, 0 | 1 | 4 | 5 | 8 | 9) {
+                        continue;
+                    }
+                    if nr[save + off] != or[save + off] {
+                        diffs.push(format!(
+                            "env byte {off}: native {:02x} ours {:02x}",
+                            nr[save + off],
+                            or[save + off]
+                        ));
+                    }
                 }
-                if nr[save + off] != or[save + off] {
+                for i in 0..8 {
+                    let r = save + 28 + 10 * i..save + 38 + 10 * i;
+                    if nr[r.clone()] != or[r.clone()] {
+                        diffs.push(format!("st{i}: native {} ours {}", reg80(&nr[r.clone()]), reg80(&or[r])));
+                    }
+                }
+                let word = |b: &[u8], at: u32| {
+                    u32::from_le_bytes(b[at as usize..at as usize + 4].try_into().expect("4 bytes"))
+                };
+                if word(nr, OUT_FLAGS) != word(or, OUT_FLAGS) {
                     diffs.push(format!(
-                        "env byte {off}: native {:02x} ours {:02x}",
-                        nr[save + off],
-                        or[save + off]
+                        "eflags: native {:08x} ours {:08x}",
+                        word(nr, OUT_FLAGS),
+                        word(or, OUT_FLAGS)
                     ));
                 }
-            }
-            for i in 0..8 {
-                let r = save + 28 + 10 * i..save + 38 + 10 * i;
-                if nr[r.clone()] != or[r.clone()] {
-                    diffs.push(format!("st{i}: native {} ours {}", reg80(&nr[r.clone()]), reg80(&or[r])));
+                if word(nr, OUT_EAX) != word(or, OUT_EAX) {
+                    diffs.push(format!(
+                        "eax: native {:08x} ours {:08x}",
+                        word(nr, OUT_EAX),
+                        word(or, OUT_EAX)
+                    ));
                 }
-            }
-            let word = |b: &[u8], at: u32| {
-                u32::from_le_bytes(b[at as usize..at as usize + 4].try_into().expect("4 bytes"))
-            };
-            if word(nr, OUT_FLAGS) != word(or, OUT_FLAGS) {
-                diffs.push(format!(
-                    "eflags: native {:08x} ours {:08x}",
-                    word(nr, OUT_FLAGS),
-                    word(or, OUT_FLAGS)
-                ));
-            }
-            if word(nr, OUT_EAX) != word(or, OUT_EAX) {
-                diffs.push(format!("eax: native {:08x} ours {:08x}", word(nr, OUT_EAX), word(or, OUT_EAX)));
-            }
-            let mem = if g.rec == REC_BIG { MEM_BIG } else { MEM_SMALL } as usize;
-            let mem_diff: Vec<String> = (mem..g.rec as usize)
-                .filter(|&o| nr[o] != or[o] && !fx_unwritten(m, o - mem))
-                .map(|o| format!("+{:#x}: {:02x}/{:02x}", o - mem, nr[o], or[o]))
-                .collect();
-            if !mem_diff.is_empty() {
-                diffs.push(format!(
-                    "memory (native/ours): {}",
-                    mem_diff.iter().take(12).cloned().collect::<Vec<_>>().join(" ")
-                ));
-            }
-            if !diffs.is_empty() {
-                let seen = per_class.entry(format!("{:?}", g.code)).or_default();
-                *seen += 1;
-                if *seen > 2 {
-                    continue;
+                let mem = if g.rec == REC_BIG { MEM_BIG } else { MEM_SMALL } as usize;
+                let mem_diff: Vec<String> = (mem..g.rec as usize)
+                    .filter(|&o| nr[o] != or[o] && !fx_unwritten(m, o - mem))
+                    .map(|o| format!("+{:#x}: {:02x}/{:02x}", o - mem, nr[o], or[o]))
+                    .collect();
+                if !mem_diff.is_empty() {
+                    diffs.push(format!(
+                        "memory (native/ours): {}",
+                        mem_diff.iter().take(12).cloned().collect::<Vec<_>>().join(" ")
+                    ));
                 }
-                let input = &nr[..108];
-                let mem_in = &p.data[at + mem..at + (mem + 16).min(g.rec as usize)];
-                failures.push(format!(
-                    "{} [{:?}] case {n}:\n    in: {} eflags={:08x} mem={}\n    {}",
-                    g.ins,
-                    g.code,
-                    describe_state(input),
-                    word(nr, IN_FLAGS),
-                    hex(mem_in),
-                    diffs.join("\n    ")
-                ));
+                if !diffs.is_empty() {
+                    let seen = per_class.entry(format!("{:?}", g.code)).or_default();
+                    *seen += 1;
+                    if *seen > 2 {
+                        continue;
+                    }
+                    let input = &nr[..108];
+                    let mem_in = &p.data[at + mem..at + (mem + 16).min(g.rec as usize)];
+                    failures.push(format!(
+                        "{} [{:?}] case {n}{}:\n    in: {} eflags={:08x} mem={}\n    {}",
+                        g.ins,
+                        g.code,
+                        if paged { " (paging on)" } else { "" },
+                        describe_state(input),
+                        word(nr, IN_FLAGS),
+                        hex(mem_in),
+                        diffs.join("\n    ")
+                    ));
+                }
             }
         }
     }
     use std::io::Write;
     let summary = format!(
-        "x87: {total} cases over {} encodings, each run natively and in the interpreter",
+        "x87: {} cases over {} encodings, each run natively and twice in the interpreter (paging off, 4 KiB paging)",
+        total / 2,
         p.groups.len()
     );
     let _ = writeln!(std::io::stderr(), "{summary}");
@@ -847,7 +861,7 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
         .collect();
     let p = build_program(&mut rng, &codes, |_| PER_TRANSCENDENTAL, in_domain);
     let native = run_native(&p, "x87-transcendental.elf");
-    let ours = run_ours(&p);
+    let ours = run_ours(&p, false);
     let mut report = Vec::new();
     let mut failures = Vec::new();
     let (mut all_cases, mut all_off) = (0, 0);
