@@ -74,6 +74,10 @@ struct GuestOpts {
     /// top of its RAM.
     #[arg(long, value_name = "FILE")]
     initrd: Option<PathBuf>,
+    /// A Linux Guest gets no x87 and emulates one in its kernel (it needs
+    /// CONFIG_MATH_EMULATION; the Launcher adds `no387`). Without it, Linux uses the CPU's.
+    #[arg(long = "math-emulation")]
+    math_emulation: bool,
     /// Which struct lguest_data the Guest speaks: "release" (Linux 2.6.23) or "seed" (this
     /// project's kit). Default: told from the kernel image.
     #[arg(long = "lguest-data", value_name = "REVISION", value_enum)]
@@ -271,6 +275,7 @@ fn launch(name: String, kernel: Kernel, opts: GuestOpts, matches: Option<&ArgMat
     if let Some(id) = opts.guestid {
         config.guestid = id;
     }
+    config.math_emulation = opts.math_emulation;
     config.revision = opts.lguest_data.map(|r| match r {
         RevisionArg::Release => host::Revision::Release,
         RevisionArg::Seed => host::Revision::Seed,

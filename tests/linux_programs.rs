@@ -122,9 +122,10 @@ fn native_check(name: &str) -> Outcome {
 
 /// Boot the bundled kernel with `initrd` and `cmdline` on the Launcher: what each program
 /// the test `/init` ran printed, by name, or why the boot did not get that far.
-fn boot(initrd: &Path, cmdline: &str) -> Result<HashMap<String, Outcome>, String> {
+fn boot(initrd: &Path, cmdline: &str, launcher_args: &[&str]) -> Result<HashMap<String, Outcome>, String> {
     let mut cmd = common::lguest();
     cmd.arg("run").arg(linux::vmlinux_path()).arg("--initrd").arg(initrd).arg("--cmdline").arg(cmdline);
+    cmd.args(launcher_args);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().map_err(|e| format!("cannot start the Launcher: {e}"))?;
     let pid = child.id() as i32;
@@ -189,7 +190,7 @@ fn parse_runs(console: &str) -> HashMap<String, Outcome> {
 /// The one boot that runs every default program, shared by the guest tests.
 fn default_boot() -> &'static Result<HashMap<String, Outcome>, String> {
     static BOOT: OnceLock<Result<HashMap<String, Outcome>, String>> = OnceLock::new();
-    BOOT.get_or_init(|| boot(linux::test_initramfs(), "quiet"))
+    BOOT.get_or_init(|| boot(linux::test_initramfs(), "quiet", &[]))
 }
 
 /// What differs between two texts, line by line (at most 20 lines of it).
@@ -214,10 +215,26 @@ fn diff(native: &str, guest: &str) -> String {
     out.join("\n")
 }
 
+/// The x87 programs in a Guest whose kernel emulates the FPU (`--math-emulation`), shared
+/// by the math-emulation tests.
+fn math_emulation_boot() -> &'static Result<HashMap<String, Outcome>, String> {
+    static BOOT: OnceLock<Result<HashMap<String, Outcome>, String>> = OnceLock::new();
+    BOOT.get_or_init(|| boot(linux::test_initramfs(), "quiet run=fpconst", &["--math-emulation"]))
+}
+
 /// The program's text in the Guest is its text natively, and it ended the same way.
 fn guest_check(name: &str) {
+    compare_with_native(name, default_boot());
+}
+
+/// The same, in the Guest whose kernel emulates the x87.
+fn math_emulation_check(name: &str) {
+    compare_with_native(name, math_emulation_boot());
+}
+
+fn compare_with_native(name: &str, boot: &Result<HashMap<String, Outcome>, String>) {
     let native = native_check(name);
-    let runs = match default_boot() {
+    let runs = match boot {
         Ok(runs) => runs,
         Err(why) => panic!("{name} in the Linux Guest: {why}"),
     };
@@ -262,6 +279,13 @@ macro_rules! check_programs {
 }
 
 check_programs!(procs, pipes, signals, mmap, files, procfs, time, fpconst);
+
+/// The x87 constants come out the same, bit for bit, whether the Guest kernel uses the
+/// CPU's x87 (the `guest::fpconst` test) or emulates one (here).
+#[test]
+fn fpconst_with_the_kernels_math_emulation() {
+    math_emulation_check("fpconst");
+}
 
 #[test]
 fn fptrig_runs_natively_and_prints_a_line_per_computation() {
@@ -353,7 +377,7 @@ fn an_initramfs_extended_with_a_file_lets_a_klibc_tool_read_it() {
     let base = std::fs::read(linux::test_initramfs()).expect("the test initramfs");
     let image = initramfs::Initramfs::from_image(&base).append(extra).clone().into_bytes();
     let path = common::temp_file("linux-extended.cpio.gz", &image);
-    let runs = boot(&path, "quiet run=cat,/etc/greeting").unwrap_or_else(|why| panic!("{why}"));
+    let runs = boot(&path, "quiet run=cat,/etc/greeting", &[]).unwrap_or_else(|why| panic!("{why}"));
     let cat = runs.get("cat").expect("the test /init ran cat");
     assert_eq!((cat.text.as_str(), cat.status.as_str()), ("hello from an added file\n", "exited 0"));
 }

@@ -36,6 +36,10 @@ pub struct Config {
     /// Which `struct lguest_data` the Guest speaks; `None` picks it from the kernel image
     /// (the 2.6.23 release for Linux, the seed for the kit's Guests).
     pub revision: Option<Revision>,
+    /// Give a Linux Guest no x87: it boots with `no387` and emulates one in its kernel
+    /// (`CONFIG_MATH_EMULATION`), as it had to before this CPU had an FPU. The kit's Guests
+    /// never use the FPU, and always run with CR0.EM set.
+    pub math_emulation: bool,
 }
 
 impl Config {
@@ -50,6 +54,7 @@ impl Config {
             devices: Vec::new(),
             initrd: None,
             revision: None,
+            math_emulation: false,
         }
     }
 }
@@ -140,6 +145,7 @@ impl Guest {
             device_pages,
             cmdline: &config.cmdline,
             initrd: config.initrd.as_deref(),
+            math_emulation: config.math_emulation,
         };
         let boot::Booted { cpu, layout, kind } = boot::load(kernel, &request)?;
         let revision = config.revision.unwrap_or(kind.revision());

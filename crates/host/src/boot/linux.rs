@@ -94,7 +94,8 @@ pub(super) fn load(image: &[u8], req: &BootRequest) -> Result<(Cpu, Layout), Loa
         None => 0,
     };
     layout.pgdir.0 = setup_pagetables(&mut mem, mem_size, initrd_size, &kernel)?;
-    let cmdline = with_math_emulation(req.cmdline);
+    let emulate = math_emulation(req);
+    let cmdline = with_math_emulation(req.cmdline, emulate);
     write_boot_params(&mut mem, mem_size, initrd_size, &cmdline)?;
     super::write_console_desc(&mut mem, &layout);
     let mut cpu = Cpu::new(mem);
@@ -102,7 +103,7 @@ pub(super) fn load(image: &[u8], req: &BootRequest) -> Result<(Cpu, Layout), Loa
     // Flat 4 GiB segments: the 2.6.23 Host did not cut them, and Linux relies on reaching
     // the top of the address space through segments (%gs:-N for thread-local data).
     super::initial_gdt(&mut cpu, 0xFFFFF, false);
-    initial_registers(&mut cpu, kernel.entry);
+    initial_registers(&mut cpu, kernel.entry, emulate);
     Ok((cpu, layout))
 }
 
@@ -326,29 +327,38 @@ fn write_boot_params(
     Ok(())
 }
 
-/// Whether a Linux Guest runs with the CPU's x87 on: CR0.EM clear at boot, no `no387`,
-/// and FXSR in CPUID. Not yet: the Guest still emulates the FPU (see
-/// `with_math_emulation`), so CPUID hides FXSR, because a 2.6.23 kernel that sees it runs
-/// FXSAVE at boot (`mxcsr_feature_mask_init`), which its FPU emulator cannot do.
-const GUEST_FPU: bool = false;
+/// Whether the Guest emulates the x87 in its kernel rather than use the CPU's: when the
+/// Launcher was asked to (`--math-emulation`), or the command line already says `no387`
+/// (a kernel that believes it has no FPU never saves one across a context switch, so the
+/// CPU's must not be there for its programs to use).
+fn math_emulation(req: &BootRequest) -> bool {
+    req.math_emulation || has_no387(req.cmdline)
+}
 
-/// The kernel command line, with `no387` added while the Guest's FPU is off.
+fn has_no387(cmdline: &str) -> bool {
+    cmdline.split_whitespace().any(|w| w == "no387")
+}
+
+/// The kernel command line, with `no387` added when the Guest emulates the FPU.
 ///
 /// `lguest_init` tells the kernel it has an FPU; `no387` (arch/i386/kernel/cpu/bugs.c)
 /// takes that back and sets EM in the Guest's idea of CR0, so that the #NM every x87
-/// instruction raises (the CPU runs the Guest with CR0.EM set) goes to the kernel's math
-/// emulator (`CONFIG_MATH_EMULATION`) rather than to its lazy-FPU restore, which would
-/// fault again forever.
-fn with_math_emulation(cmdline: &str) -> String {
-    if GUEST_FPU || cmdline.split_whitespace().any(|w| w == "no387") {
+/// instruction raises (the CPU runs such a Guest with CR0.EM set) goes to the kernel's
+/// math emulator (`CONFIG_MATH_EMULATION`) rather than to its lazy-FPU restore, which
+/// would fault again forever.
+fn with_math_emulation(cmdline: &str, emulate: bool) -> String {
+    if !emulate || has_no387(cmdline) {
         return cmdline.to_string();
     }
     let cmdline = cmdline.trim();
     if cmdline.is_empty() { "no387".to_string() } else { format!("no387 {cmdline}") }
 }
 
-/// The registers the 2.6.23 Host started a Guest with (see the top of this file).
-fn initial_registers(cpu: &mut Cpu, entry: u32) {
+/// The registers the 2.6.23 Host started a Guest with (see the top of this file), and the
+/// FPU: the CPU's x87 (CR0.EM clear, FPU and FXSR in CPUID), or none when the Guest
+/// emulates it (CR0.EM set, and no FXSR in CPUID: a 2.6.23 kernel that sees FXSR runs
+/// FXSAVE at boot, `mxcsr_feature_mask_init`, which its emulator cannot do).
+fn initial_registers(cpu: &mut Cpu, entry: u32, emulate: bool) {
     // The selectors name the descriptors `initial_gdt` just installed; loading cannot fail.
     let _ = cpu.load_segment(SegReg::Cs, LGUEST_KERNEL_CS);
     for s in [SegReg::Ds, SegReg::Es, SegReg::Ss] {
@@ -357,9 +367,9 @@ fn initial_registers(cpu: &mut Cpu, entry: u32) {
     for s in [SegReg::Fs, SegReg::Gs] {
         let _ = cpu.load_segment(s, 0);
     }
-    let em = if GUEST_FPU { 0 } else { cr::CR0_EM };
+    let em = if emulate { cr::CR0_EM } else { 0 };
     cpu.set_cr0(cr::CR0_PE | cr::CR0_PG | cr::CR0_WP | cr::CR0_ET | cr::CR0_NE | em);
-    if !GUEST_FPU {
+    if emulate {
         cpu.set_cpuid_features_edx(cpu::CPUID_FEATURES_EDX & !cpu::CPUID_FXSR);
     }
     cpu.set_eflags(0x202);

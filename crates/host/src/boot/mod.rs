@@ -142,6 +142,8 @@ pub struct BootRequest<'a> {
     pub device_pages: u32,
     pub cmdline: &'a str,
     pub initrd: Option<&'a [u8]>,
+    /// A Linux Guest emulates the x87 in its kernel instead of using the CPU's.
+    pub math_emulation: bool,
 }
 
 /// A Guest ready to run: its CPU (memory inside), where things are, and what it is.
