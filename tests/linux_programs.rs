@@ -219,7 +219,9 @@ fn diff(native: &str, guest: &str) -> String {
 /// by the math-emulation tests.
 fn math_emulation_boot() -> &'static Result<HashMap<String, Outcome>, String> {
     static BOOT: OnceLock<Result<HashMap<String, Outcome>, String>> = OnceLock::new();
-    BOOT.get_or_init(|| boot(linux::test_initramfs(), "quiet run=fpconst", &["--math-emulation"]))
+    BOOT.get_or_init(|| {
+        boot(linux::test_initramfs(), "quiet run=fpconst run=fpbench,200", &["--math-emulation"])
+    })
 }
 
 /// The program's text in the Guest is its text natively, and it ended the same way.
@@ -285,6 +287,28 @@ check_programs!(procs, pipes, signals, mmap, files, procfs, time, fpconst);
 #[test]
 fn fpconst_with_the_kernels_math_emulation() {
     math_emulation_check("fpconst");
+}
+
+/// The result of `fpbench` (its printed line ends `result 0x...`, a hash of its final
+/// values' bits; the rest of the line is timing).
+fn fpbench_result(text: &str) -> String {
+    text.lines().find_map(|l| l.split(", result ").nth(1)).unwrap_or("(none)").to_string()
+}
+
+/// An n-body simulation compiled to x87 code computes the same bits in the Guest, on the
+/// CPU's x87 and under the kernel's math emulator, as on the real processor.
+#[test]
+fn fpbench_computes_the_native_result_on_the_cpus_x87_and_under_math_emulation() {
+    let native = native("fpbench", &["200"]);
+    assert_eq!(native.status, "exited 0", "{}", native.text);
+    let want = fpbench_result(&native.text);
+    let x87 =
+        boot(linux::test_initramfs(), "quiet run=fpbench,200", &[]).unwrap_or_else(|why| panic!("{why}"));
+    let emulated = math_emulation_boot().as_ref().unwrap_or_else(|why| panic!("{why}"));
+    for (how, runs) in [("the CPU's x87", &x87), ("math emulation", emulated)] {
+        let run = runs.get("fpbench").unwrap_or_else(|| panic!("{how}: fpbench did not run"));
+        assert_eq!(fpbench_result(&run.text), want, "{how}: {}", run.text);
+    }
 }
 
 #[test]

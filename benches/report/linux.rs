@@ -97,9 +97,16 @@ fn per_iteration(text: &str) -> Vec<f64> {
 /// Run the benchmark programs in a Linux Guest booted by `make` (which must power off or
 /// be killed after `/init` says it is done); best of `runs` for each program.
 fn in_guest(runs: usize, mut make: impl FnMut(&str) -> Command) -> Vec<f64> {
-    let mut best = vec![f64::INFINITY; PROGRAMS.len()];
+    let cmdline = runs_cmdline();
+    in_guest_runs(runs, PROGRAMS.len(), || make(&cmdline))
+}
+
+/// The same for a Guest (its command line included) whose `/init` runs `programs` timed
+/// programs.
+fn in_guest_runs(runs: usize, programs: usize, mut make: impl FnMut() -> Command) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; programs];
     for _ in 0..runs {
-        let mut cmd = make(&runs_cmdline());
+        let mut cmd = make();
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
         let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
@@ -116,7 +123,7 @@ fn in_guest(runs: usize, mut make: impl FnMut(&str) -> Command) -> Vec<f64> {
         let _ = child.kill();
         let _ = child.wait();
         let got = per_iteration(&text);
-        assert_eq!(got.len(), PROGRAMS.len(), "{text}");
+        assert_eq!(got.len(), programs, "{text}");
         for (b, g) in best.iter_mut().zip(got) {
             *b = b.min(g);
         }
@@ -163,4 +170,43 @@ pub fn programs_natively(runs: usize) -> Vec<f64> {
         }
     }
     best
+}
+
+/// The x87 program (`fpbench`, an n-body simulation in `f64`): ns per step in the Guest
+/// on the CPU's x87, in the Guest under the kernel's math emulator (`--math-emulation`),
+/// in QEMU TCG (if `qemu`), and natively. Best of `runs`.
+pub struct FpBench {
+    pub x87: f64,
+    pub emulated: f64,
+    pub qemu: Option<f64>,
+    pub native: f64,
+}
+
+pub fn fpbench(runs: usize, qemu: bool) -> FpBench {
+    let lguest = |steps: u32, extra: &'static [&'static str]| {
+        move || {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_lguest"));
+            cmd.arg("run")
+                .arg(images::linux::vmlinux_path())
+                .arg("--initrd")
+                .arg(images::linux::test_initramfs());
+            cmd.args(extra).args(["--cmdline", &format!("quiet run=fpbench,{steps}")]);
+            cmd
+        }
+    };
+    let best = |v: Vec<f64>| v.first().copied().unwrap_or(f64::NAN);
+    let x87 = best(in_guest_runs(runs, 1, lguest(2000, &[])));
+    // The emulator takes a trap per x87 instruction: far fewer steps, the same per step.
+    let emulated = best(in_guest_runs(runs, 1, lguest(40, &["--math-emulation"])));
+    let qemu = qemu.then(|| {
+        best(in_guest_runs(runs, 1, || qemu_with(images::linux::test_initramfs(), "quiet run=fpbench,2000")))
+    });
+    let program = images::linux::by_name("fpbench").expect("fpbench was built");
+    let mut native = f64::INFINITY;
+    for _ in 0..runs {
+        let out = Command::new(program.path()).arg("200000").output().expect("run fpbench");
+        native = native
+            .min(per_iteration(&String::from_utf8_lossy(&out.stdout)).first().copied().unwrap_or(f64::NAN));
+    }
+    FpBench { x87, emulated, qemu, native }
 }

@@ -231,6 +231,8 @@ fn main() {
     let programs_ours = linux::programs_in_lguest(LINUX_PROGRAM_RUNS);
     let programs_native = linux::programs_natively(LINUX_PROGRAM_RUNS);
     let programs_qemu = have_qemu.then(|| linux::programs_in_qemu(LINUX_PROGRAM_RUNS));
+    eprintln!("report: x87 in the Linux Guest x{LINUX_PROGRAM_RUNS}");
+    let fp = linux::fpbench(LINUX_PROGRAM_RUNS, have_qemu);
 
     // The report.
     let mut md = String::new();
@@ -450,6 +452,28 @@ fn main() {
             ratio(o, n)
         );
     }
+
+    let _ = writeln!(
+        w,
+        "\nFloating point in the Linux Guest: `fpbench` (an n-body simulation in `f64`, x87 code), \
+         time per simulation step, best of {LINUX_PROGRAM_RUNS}. With the CPU's x87 the Guest \
+         runs the instructions; with `--math-emulation` (no FPU: the kernel boots with \
+         `no387`) every x87 instruction traps into the Guest kernel's emulator. All four \
+         compute the same bits.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| lguest-rs, x87 | lguest-rs, math emulation | x87 vs emulation | QEMU TCG | native |\n|---:|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        w,
+        "| {} | {} | {:.0}× faster | {} | {} |",
+        ns(fp.x87),
+        ns(fp.emulated),
+        fp.emulated / fp.x87,
+        fp.qemu.map_or("–".into(), ns),
+        ns(fp.native)
+    );
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
