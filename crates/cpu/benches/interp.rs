@@ -14,6 +14,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use cpu::Engine;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -49,35 +50,58 @@ fn main() {
     // picks kernels by name.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     println!(
-        "{:<8} {:>14} {:>10} {:>10} {:>10} {:>11} {:>9}",
-        "kernel", "instructions", "interp", "MIPS", "native", "native MIPS", "slowdown"
+        "{:<8} {:>14} {:>10} {:>8} {:>10} {:>8} {:>10} {:>8} {:>9} {:>9}",
+        "kernel", "instructions", "interp", "MIPS", "jit", "MIPS", "native", "MIPS", "jit/int", "nat/jit"
     );
+    let mut notes = Vec::new();
     for (k, name) in KERNELS.iter().enumerate() {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
         let path = compile(k);
         let (nt, nres) = support::native_kernel(&path, NATIVE_RUNS);
-        let (mut it, mut insns, mut ires) = support::interpreted_kernel(&path);
-        for _ in 1..INTERP_RUNS {
-            let (t, n, r) = support::interpreted_kernel(&path);
-            assert_eq!((n, r), (insns, ires), "{name}: runs differ");
-            if t < it {
-                (it, insns, ires) = (t, n, r);
+        let mut runs = |engine: Engine| {
+            let (mut best, insns, res, mut stats) = support::kernel_on(&path, engine);
+            for _ in 1..INTERP_RUNS {
+                let (t, n, r, s) = support::kernel_on(&path, engine);
+                assert_eq!((n, r), (insns, res), "{name}: runs differ");
+                if t < best {
+                    (best, stats) = (t, s);
+                }
             }
-        }
-        assert_eq!(ires, nres, "{name}: the interpreter computed {ires:#x}, the processor {nres:#x}");
+            assert_eq!(res, nres, "{name} on {engine}: computed {res:#x}, the processor {nres:#x}");
+            (best, insns, stats)
+        };
+        let (it, insns, _) = runs(Engine::Interp);
+        let (jt, jinsns, stats) = runs(Engine::Jit);
+        assert_eq!(insns, jinsns, "{name}: the engines retired different counts");
         let mips = |d: Duration| insns as f64 / d.as_secs_f64() / 1e6;
         println!(
-            "{:<8} {:>14} {:>9.3}s {:>10.0} {:>9.3}s {:>11.0} {:>8.1}x",
+            "{:<8} {:>14} {:>9.3}s {:>8.0} {:>9.3}s {:>8.0} {:>9.3}s {:>8.0} {:>8.2}x {:>8.2}x",
             name,
             insns,
             it.as_secs_f64(),
             mips(it),
+            jt.as_secs_f64(),
+            mips(jt),
             nt.as_secs_f64(),
             mips(nt),
-            it.as_secs_f64() / nt.as_secs_f64()
+            it.as_secs_f64() / jt.as_secs_f64(),
+            jt.as_secs_f64() / nt.as_secs_f64()
         );
+        if let Some(s) = stats {
+            notes.push(format!(
+                "{name}: {} blocks translated ({} instructions, {:.0}% native), {:.1} µs each, {} bytes of code",
+                s.blocks,
+                s.insns,
+                100.0 * s.native_insns as f64 / s.insns.max(1) as f64,
+                s.compile_ns as f64 / 1e3 / s.blocks.max(1) as f64,
+                s.code_bytes
+            ));
+        }
         let _ = std::fs::remove_file(&path);
+    }
+    for n in notes {
+        println!("{n}");
     }
 }

@@ -62,6 +62,7 @@ pub const fn may_be_direct(vector: u8) -> bool {
 }
 
 /// Direct gates and their configuration, as the CPU keeps them.
+#[derive(Clone)]
 pub(crate) struct Direct {
     pub traps: Option<DirectTraps>,
     pub gates: Box<[Option<DirectGate>; 256]>,

@@ -36,46 +36,52 @@ const WINDOW: u32 = 512;
 const TABLE_SIZE: usize = 1 << 14;
 /// When the op arena grows past this, the whole cache is dropped and rebuilt on demand.
 const MAX_OPS: usize = 1 << 21;
-const NO_BLOCK: u32 = u32::MAX;
-const NO_PAGE: u32 = u32::MAX;
+pub(crate) const NO_BLOCK: u32 = u32::MAX;
+pub(crate) const NO_PAGE: u32 = u32::MAX;
 
-struct Block {
+pub(crate) struct Block {
     /// Linear address of the first instruction.
-    lin: u32,
+    pub(crate) lin: u32,
     /// Whether it was decoded for CPL 3 (page permissions differ).
-    user: bool,
+    pub(crate) user: bool,
     /// EIP of the first instruction.
-    eip: u32,
+    pub(crate) eip: u32,
     /// [`block_key`] of `eip` and `user`.
-    key: u64,
+    pub(crate) key: u64,
     /// EIP after the last instruction (the fall-through).
-    next_eip: u32,
+    pub(crate) next_eip: u32,
     /// Physical address of the first instruction.
-    phys: u32,
-    version: u32,
+    pub(crate) phys: u32,
+    pub(crate) version: u32,
     /// The second page an instruction at the end spills into, if any.
-    lin2: u32,
-    phys2: u32,
-    version2: u32,
-    cs_base: u32,
-    cs_limit: u32,
-    cs_big: bool,
-    epoch: u64,
-    ops: Box<[Op]>,
+    pub(crate) lin2: u32,
+    pub(crate) phys2: u32,
+    pub(crate) version2: u32,
+    pub(crate) cs_base: u32,
+    pub(crate) cs_limit: u32,
+    pub(crate) cs_big: bool,
+    pub(crate) epoch: u64,
+    pub(crate) ops: Box<[Op]>,
     /// The exact handlers of the ops the dead-flags pass replaced, by index, for running
     /// only part of the block (see `run_cut`).
-    exact: Box<[(u32, Handler)]>,
+    pub(crate) exact: Box<[(u32, Handler)]>,
     /// The blocks that last followed this one, through the fall-through (0) and through a
     /// branch (1): tried before the lookup table (see `run`).
-    link: [u32; 2],
+    pub(crate) link: [u32; 2],
+    /// Times the interpreter ran it whole (the translator's hotness count).
+    pub(crate) hits: u32,
+    /// Its translation (an index the `jit` engine gives out), or [`NO_BLOCK`].
+    pub(crate) jit: u32,
 }
 
 pub(crate) struct CodeCache {
-    blocks: Vec<Block>,
+    pub(crate) blocks: Vec<Block>,
+    /// Bumped whenever the cache is dropped (block indices start again).
+    pub(crate) clears: u64,
     /// Ops in all blocks (the cache is dropped when this grows too large).
     total_ops: usize,
     /// Reused while decoding a block, and to run part of one.
-    ops: Vec<Op>,
+    pub(crate) ops: Vec<Op>,
     /// Reused while decoding a block: each op's [`FlagEffect`].
     effects: Vec<FlagEffect>,
     /// Reused while decoding a block: the exact handlers replaced.
@@ -91,6 +97,7 @@ impl CodeCache {
     pub fn new() -> CodeCache {
         CodeCache {
             blocks: Vec::new(),
+            clears: 0,
             total_ops: 0,
             ops: Vec::with_capacity(MAX_BLOCK),
             effects: Vec::with_capacity(MAX_BLOCK),
@@ -103,6 +110,7 @@ impl CodeCache {
 
     pub fn clear(&mut self) {
         self.blocks.clear();
+        self.clears += 1;
         self.total_ops = 0;
         self.table.fill(NO_BLOCK);
         self.map.clear();
@@ -124,7 +132,7 @@ impl State {
 
 /// Find (or decode) the block at CS:EIP.
 #[inline(always)]
-fn find_block(st: &mut State, cache: &mut CodeCache) -> Result<u32, Stop> {
+pub(crate) fn find_block(st: &mut State, cache: &mut CodeCache) -> Result<u32, Stop> {
     let cs = &st.segs[SegReg::Cs as usize];
     let eip = st.eip;
     let lin = cs.base.wrapping_add(eip);
@@ -345,6 +353,8 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
         ops: cache.ops.as_slice().into(),
         exact: cache.exact.as_slice().into(),
         link: [NO_BLOCK; 2],
+        hits: 0,
+        jit: NO_BLOCK,
     });
     cache.total_ops += count;
     Ok(bi)
@@ -440,7 +450,7 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
 
 /// A block's EIP and privilege class in one word, for the link check.
 #[inline(always)]
-fn block_key(eip: u32, user: bool) -> u64 {
+pub(crate) fn block_key(eip: u32, user: bool) -> u64 {
     eip as u64 | (user as u64) << 32
 }
 
@@ -449,7 +459,7 @@ fn block_key(eip: u32, user: bool) -> u64 {
 /// block's fall-through address on entry; on return it is where execution goes on.
 /// `None` if all of `ops` ran without stopping.
 #[inline(always)]
-fn exec_ops(st: &mut State, ops: &[Op], block_len: usize) -> Option<(usize, Option<Exit>)> {
+pub(crate) fn exec_ops(st: &mut State, ops: &[Op], block_len: usize) -> Option<(usize, Option<Exit>)> {
     for op in ops {
         let r = (op.f)(st, op);
         // One test for both ways out on the common path.
@@ -466,7 +476,13 @@ fn exec_ops(st: &mut State, ops: &[Op], block_len: usize) -> Option<(usize, Opti
 /// decoded code or a watched page.
 #[cold]
 #[inline(never)]
-fn stopped(st: &mut State, op: &Op, i: usize, block_len: usize, stop: Option<Stop>) -> (usize, Option<Exit>) {
+pub(crate) fn stopped(
+    st: &mut State,
+    op: &Op,
+    i: usize,
+    block_len: usize,
+    stop: Option<Stop>,
+) -> (usize, Option<Exit>) {
     st.smc = false;
     match stop.map(Stop::kind) {
         None => {
@@ -510,7 +526,7 @@ fn stopped(st: &mut State, op: &Op, i: usize, block_len: usize, stop: Option<Sto
 /// throughout (the block's own ops may leave flags to instructions after the `n`th).
 #[cold]
 #[inline(never)]
-fn run_cut(st: &mut State, b: &Block, scratch: &mut Vec<Op>, n: usize) -> (usize, Option<Exit>) {
+pub(crate) fn run_cut(st: &mut State, b: &Block, scratch: &mut Vec<Op>, n: usize) -> (usize, Option<Exit>) {
     let len = b.ops.len();
     scratch.clear();
     scratch.extend_from_slice(&b.ops[..n]);
@@ -529,7 +545,7 @@ fn run_cut(st: &mut State, b: &Block, scratch: &mut Vec<Op>, n: usize) -> (usize
     }
 }
 
-fn stop_exit(stop: Stop) -> Exit {
+pub(crate) fn stop_exit(stop: Stop) -> Exit {
     // Block lookup never restarts or ends blocks.
     stop.exit().unwrap_or(Exit::BudgetExhausted)
 }

@@ -168,6 +168,19 @@ impl Stop {
         }
     }
 
+    /// The packed word, for translated code to carry (never 0).
+    pub const fn bits(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The stop packed in `bits`, if not 0.
+    pub const fn from_bits(bits: u64) -> Option<Stop> {
+        match NonZeroU64::new(bits) {
+            Some(n) => Some(Stop(n)),
+            None => None,
+        }
+    }
+
     /// The exit a fault or trap carries.
     pub const fn exit(self) -> Option<Exit> {
         match self.kind() {

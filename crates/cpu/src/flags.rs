@@ -44,8 +44,10 @@ pub(crate) enum CcKind {
     Sar,
 }
 
-/// The lazily evaluated arithmetic flags.
+/// The lazily evaluated arithmetic flags. (`repr(C)`: translated code stores kind, size
+/// and overrides as one word.)
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub(crate) struct Lazy {
     pub kind: CcKind,
     /// Operand size in bytes: 1, 2 or 4.

@@ -21,13 +21,17 @@
 //! The [`Vcpu`] trait is the narrow interface the Host drives, so that another engine can
 //! stand in for this interpreter and be checked against it on the same guests.
 
+mod check;
 mod decode;
 mod direct;
 mod disasm;
+mod engine;
 mod exec;
 mod exit;
 mod flags;
 mod fpu;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod jit;
 mod mem;
 mod ops;
 mod paging;
@@ -37,6 +41,7 @@ mod state;
 
 pub use direct::{DirectGate, DirectTraps, may_be_direct};
 pub use disasm::InsnInfo;
+pub use engine::{Engine, JitStats, UnknownEngine};
 pub use exit::{Exception, Exit};
 pub use mem::{OutOfRam, PhysMem};
 pub use ops::system::{CPUID_FEATURES_EDX, CPUID_FPU, CPUID_FXSR, CPUID_SIGNATURE, CPUID_VENDOR};
@@ -45,6 +50,8 @@ pub use regs::{Reg, SegReg, cr, eflags, pf, vector};
 pub use segments::{Descriptor, Segment, access, dflags};
 pub use state::TscMode;
 
+use check::Check;
+use engine::Translator;
 use exec::CodeCache;
 use state::State;
 
@@ -115,17 +122,101 @@ pub trait Vcpu {
     fn page_table_memory_mut(&mut self) -> Option<&mut PhysMem>;
 }
 
-/// The interpreter.
+/// A virtual CPU: the architectural state, the decoded-block cache, and the engine that
+/// runs them ([`Engine`]: the interpreter, the translator, or both in lockstep).
 pub struct Cpu {
     st: State,
     cache: CodeCache,
+    runner: Runner,
+}
+
+enum Runner {
+    Interp,
+    Jit(Box<Translator>),
+    Check(Box<Check>),
 }
 
 impl Cpu {
     /// A CPU in protected mode at CPL 0 with paging off, no GDT, null segments, and EFLAGS
-    /// = 2. The Host sets up the rest.
+    /// = 2, running on the interpreter. The Host sets up the rest.
     pub fn new(mem: PhysMem) -> Cpu {
-        Cpu { st: State::new(mem), cache: CodeCache::new() }
+        Cpu { st: State::new(mem), cache: CodeCache::new(), runner: Runner::Interp }
+    }
+
+    /// [`Cpu::new`] with another engine.
+    pub fn with_engine(mem: PhysMem, engine: Engine) -> Cpu {
+        let mut cpu = Cpu::new(mem);
+        cpu.set_engine(engine);
+        cpu
+    }
+
+    /// Switch engines (at any time between runs: the state carries over). `Jit` where
+    /// there is no translator runs the interpreter; [`Cpu::engine`] tells.
+    pub fn set_engine(&mut self, engine: Engine) {
+        if let Runner::Check(c) = &mut self.runner {
+            // Leaving check mode: the reference goes, the primary stays (and stops logging
+            // the Host's writes).
+            self.st.mem.log = None;
+            if let Some(pt) = &mut self.st.pt_mem {
+                pt.log = None;
+            }
+            let jit = c.jit.take();
+            self.runner = match jit {
+                Some(j) => Runner::Jit(j),
+                None => Runner::Interp,
+            };
+        }
+        let jit = match std::mem::replace(&mut self.runner, Runner::Interp) {
+            Runner::Jit(j) => Some(j),
+            _ => None,
+        };
+        let translator = || jit.or_else(|| Translator::new().map(Box::new));
+        self.runner = match engine {
+            Engine::Interp => Runner::Interp,
+            Engine::Jit => translator().map_or(Runner::Interp, Runner::Jit),
+            Engine::Check => Runner::Check(Box::new(Check::new(&mut self.st, translator()))),
+        };
+    }
+
+    /// The engine running now (`Interp` if `Jit` was asked for where there is none).
+    pub fn engine(&self) -> Engine {
+        match self.runner {
+            Runner::Interp => Engine::Interp,
+            Runner::Jit(_) => Engine::Jit,
+            Runner::Check(_) => Engine::Check,
+        }
+    }
+
+    /// Interpreted runs of a block before it is translated (default 50; 0 translates
+    /// everything on sight, which tests use to put every instruction through the
+    /// translator).
+    pub fn set_jit_threshold(&mut self, n: u32) {
+        match &mut self.runner {
+            Runner::Jit(j) => j.set_threshold(n),
+            Runner::Check(c) => {
+                if let Some(j) = &mut c.jit {
+                    j.set_threshold(n)
+                }
+            }
+            Runner::Interp => {}
+        }
+    }
+
+    /// What the translator has done, if one runs.
+    pub fn jit_stats(&self) -> Option<JitStats> {
+        match &self.runner {
+            Runner::Jit(j) => Some(j.stats()),
+            Runner::Check(c) => c.jit.as_ref().map(|j| j.stats()),
+            Runner::Interp => None,
+        }
+    }
+
+    /// Apply `f` to the state, and in check mode to the reference's too.
+    fn each<R>(&mut self, f: impl Fn(&mut State) -> R) -> R {
+        if let Runner::Check(c) = &mut self.runner {
+            f(&mut c.reference);
+        }
+        f(&mut self.st)
     }
 
     /// All eight general registers, EAX..EDI.
@@ -135,7 +226,12 @@ impl Cpu {
         r
     }
 
+    /// How RDTSC counts. (The check engine keeps the instruction count, which both of its
+    /// CPUs read the same.)
     pub fn set_tsc_mode(&mut self, mode: TscMode) {
+        if matches!(self.runner, Runner::Check(_)) {
+            return;
+        }
         self.st.tsc_mode = mode;
         self.st.tsc_start = std::time::Instant::now();
     }
@@ -144,21 +240,23 @@ impl Cpu {
     /// are ignored: the CPU never claims what it lacks). A Host hides a feature its Guest
     /// must not use, as it would with hardware virtualization.
     pub fn set_cpuid_features_edx(&mut self, edx: u32) {
-        self.st.cpuid_edx = edx & CPUID_FEATURES_EDX;
+        self.each(|st| st.cpuid_edx = edx & CPUID_FEATURES_EDX)
     }
 
     /// Set a segment register's hidden cache directly (no GDT lookup, no checks).
     pub fn set_segment(&mut self, s: SegReg, seg: Segment) {
-        if s == SegReg::Cs {
-            self.st.load_cs(seg);
-        } else {
-            self.st.segs[s as usize] = seg;
-        }
+        self.each(|st| {
+            if s == SegReg::Cs {
+                st.load_cs(seg);
+            } else {
+                st.segs[s as usize] = seg;
+            }
+        })
     }
 
     /// Replace the whole GDT.
     pub fn set_gdt(&mut self, entries: &[u64]) {
-        self.st.gdt = entries.to_vec();
+        self.each(|st| st.gdt = entries.to_vec())
     }
 
     pub fn gdt(&self) -> &[u64] {
@@ -175,15 +273,29 @@ impl Cpu {
         self.st.describe(eip)
     }
 
-    /// Drop all decoded code (it will be decoded again on demand).
+    /// Drop all decoded and translated code (it will be decoded again on demand).
     pub fn flush_code_cache(&mut self) {
         self.cache.clear();
+        match &mut self.runner {
+            Runner::Jit(j) => j.flush(&mut self.cache),
+            Runner::Check(c) => {
+                c.ref_cache.clear();
+                if let Some(j) = &mut c.jit {
+                    j.flush(&mut self.cache);
+                }
+            }
+            Runner::Interp => {}
+        }
     }
 }
 
 impl Vcpu for Cpu {
     fn run(&mut self, budget: u64) -> Exit {
-        exec::run(&mut self.st, &mut self.cache, budget)
+        match &mut self.runner {
+            Runner::Interp => exec::run(&mut self.st, &mut self.cache, budget),
+            Runner::Jit(j) => j.run(&mut self.st, &mut self.cache, budget),
+            Runner::Check(c) => check::run(&mut self.st, &mut self.cache, c, budget),
+        }
     }
 
     fn mem(&self) -> &PhysMem {
@@ -199,7 +311,7 @@ impl Vcpu for Cpu {
     }
 
     fn set_reg(&mut self, r: Reg, v: u32) {
-        self.st.regs[r as usize] = v;
+        self.each(|st| st.regs[r as usize] = v)
     }
 
     fn eip(&self) -> u32 {
@@ -207,7 +319,7 @@ impl Vcpu for Cpu {
     }
 
     fn set_eip(&mut self, v: u32) {
-        self.st.eip = v;
+        self.each(|st| st.eip = v)
     }
 
     fn eflags(&self) -> u32 {
@@ -215,7 +327,7 @@ impl Vcpu for Cpu {
     }
 
     fn set_eflags(&mut self, v: u32) {
-        self.st.set_eflags(v);
+        self.each(|st| st.set_eflags(v))
     }
 
     fn segment(&self, s: SegReg) -> Segment {
@@ -223,27 +335,7 @@ impl Vcpu for Cpu {
     }
 
     fn load_segment(&mut self, s: SegReg, selector: u16) -> Result<(), Exception> {
-        let bad = Exception { vector: vector::GP, error_code: Some(selector as u32 & 0xFFFC) };
-        if selector & 0xFFFC == 0 {
-            if s == SegReg::Cs || s == SegReg::Ss {
-                return Err(bad);
-            }
-            self.st.segs[s as usize] = Segment::null(selector);
-            return Ok(());
-        }
-        let d = self.st.gdt_descriptor(selector).map_err(|_| bad)?;
-        let ok = d.present()
-            && match s {
-                SegReg::Cs => d.is_code(),
-                SegReg::Ss => d.writable(),
-                _ => d.readable(),
-            };
-        if !ok {
-            return Err(bad);
-        }
-        let seg = self.st.cache_for(selector, d);
-        self.set_segment(s, seg);
-        Ok(())
+        self.each(|st| load_segment(st, s, selector))
     }
 
     fn cpl(&self) -> u8 {
@@ -251,10 +343,12 @@ impl Vcpu for Cpu {
     }
 
     fn set_gdt_entry(&mut self, index: usize, d: Descriptor) {
-        if self.st.gdt.len() <= index {
-            self.st.gdt.resize(index + 1, 0);
-        }
-        self.st.gdt[index] = d.0;
+        self.each(|st| {
+            if st.gdt.len() <= index {
+                st.gdt.resize(index + 1, 0);
+            }
+            st.gdt[index] = d.0;
+        })
     }
 
     fn gdt_entry(&self, index: usize) -> Option<Descriptor> {
@@ -266,11 +360,13 @@ impl Vcpu for Cpu {
     }
 
     fn set_cr0(&mut self, v: u32) {
-        let v = v | cr::CR0_PE | cr::CR0_ET;
-        if (self.st.cr0 ^ v) & (cr::CR0_PG | cr::CR0_WP) != 0 {
-            self.st.tlb.flush_all();
-        }
-        self.st.cr0 = v;
+        self.each(|st| {
+            let v = v | cr::CR0_PE | cr::CR0_ET;
+            if (st.cr0 ^ v) & (cr::CR0_PG | cr::CR0_WP) != 0 {
+                st.tlb.flush_all();
+            }
+            st.cr0 = v;
+        })
     }
 
     fn cr2(&self) -> u32 {
@@ -278,7 +374,7 @@ impl Vcpu for Cpu {
     }
 
     fn set_cr2(&mut self, v: u32) {
-        self.st.cr2 = v;
+        self.each(|st| st.cr2 = v)
     }
 
     fn cr3(&self) -> u32 {
@@ -286,7 +382,7 @@ impl Vcpu for Cpu {
     }
 
     fn set_cr3(&mut self, v: u32) {
-        self.st.set_cr3(v);
+        self.each(|st| st.set_cr3(v))
     }
 
     fn cr4(&self) -> u32 {
@@ -294,38 +390,43 @@ impl Vcpu for Cpu {
     }
 
     fn set_cr4(&mut self, v: u32) {
-        if (self.st.cr4 ^ v) & cr::CR4_PSE != 0 {
-            self.st.tlb.flush_all();
-        }
-        self.st.cr4 = v & (cr::CR4_PSE | cr::CR4_TSD);
+        self.each(|st| {
+            if (st.cr4 ^ v) & cr::CR4_PSE != 0 {
+                st.tlb.flush_all();
+            }
+            st.cr4 = v & (cr::CR4_PSE | cr::CR4_TSD);
+        })
     }
 
     fn flush_tlb(&mut self) {
-        self.st.tlb.flush_all();
+        self.each(|st| st.tlb.flush_all())
     }
 
     fn invlpg(&mut self, lin: u32) {
-        self.st.tlb.flush_page(lin);
+        self.each(|st| st.tlb.flush_page(lin))
     }
 
     fn translate(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Exit> {
-        let w = self.st.walk(lin, write, user).map_err(|e| e.exit().unwrap_or(Exit::BudgetExhausted))?;
-        let phys = w.phys_page | (lin & 0xFFF);
-        if !self.st.mem.contains(w.phys_page, 4096) {
-            return Err(Exit::BadPhysical { addr: phys });
-        }
-        Ok(phys)
+        self.each(|st| {
+            let w = st.walk(lin, write, user).map_err(|e| e.exit().unwrap_or(Exit::BudgetExhausted))?;
+            let phys = w.phys_page | (lin & 0xFFF);
+            if !st.mem.contains(w.phys_page, 4096) {
+                return Err(Exit::BadPhysical { addr: phys });
+            }
+            Ok(phys)
+        })
     }
 
     fn write_linear_supervisor(&mut self, lin: u32, bytes: &[u8]) -> Result<(), (u32, Exit)> {
-        let r = self
-            .st
-            .write_lin_supervisor(lin, bytes)
-            .map_err(|(at, e)| (at, e.exit().unwrap_or(Exit::BudgetExhausted)));
-        // Stores by the Host end no block and are not watched.
-        self.st.smc = false;
-        self.st.watch_hit = false;
-        r
+        self.each(|st| {
+            let r = st
+                .write_lin_supervisor(lin, bytes)
+                .map_err(|(at, e)| (at, e.exit().unwrap_or(Exit::BudgetExhausted)));
+            // Stores by the Host end no block and are not watched.
+            st.smc = false;
+            st.watch_hit = false;
+            r
+        })
     }
 
     fn retired(&self) -> u64 {
@@ -333,6 +434,13 @@ impl Vcpu for Cpu {
     }
 
     fn set_page_table_memory(&mut self, mem: Option<PhysMem>) {
+        if let Runner::Check(c) = &mut self.runner {
+            c.reference.pt_mem = mem.clone().map(|mut m| {
+                m.log = None;
+                m
+            });
+            c.reference.tlb.flush_all();
+        }
         self.st.pt_mem = mem;
         self.st.tlb.flush_all();
     }
@@ -343,21 +451,52 @@ impl Vcpu for Cpu {
 
     fn set_direct_gate(&mut self, vector: u8, gate: Option<DirectGate>) {
         if may_be_direct(vector) {
-            self.st.direct.gates[vector as usize] = gate;
+            self.each(|st| st.direct.gates[vector as usize] = gate)
         }
     }
 
     fn set_direct_traps(&mut self, traps: Option<DirectTraps>) {
-        self.st.direct.traps = traps;
+        self.each(|st| st.direct.traps = traps)
     }
 
     fn watch_stores(&mut self, page_addr: u32, watch: bool) {
-        let page = (page_addr >> 12) as usize;
-        if let Some(w) = self.st.mem.watched.get_mut(page) {
-            if watch && !*w {
-                self.st.tlb.drop_write_tags_for(page_addr & !0xFFF);
+        self.each(|st| {
+            let page = (page_addr >> 12) as usize;
+            if let Some(w) = st.mem.watched.get_mut(page) {
+                if watch && !*w {
+                    st.tlb.drop_write_tags_for(page_addr & !0xFFF);
+                }
+                *w = watch;
             }
-            *w = watch;
-        }
+        })
     }
+}
+
+/// [`Vcpu::load_segment`] on one state.
+fn load_segment(st: &mut State, s: SegReg, selector: u16) -> Result<(), Exception> {
+    let bad = Exception { vector: vector::GP, error_code: Some(selector as u32 & 0xFFFC) };
+    if selector & 0xFFFC == 0 {
+        if s == SegReg::Cs || s == SegReg::Ss {
+            return Err(bad);
+        }
+        st.segs[s as usize] = Segment::null(selector);
+        return Ok(());
+    }
+    let d = st.gdt_descriptor(selector).map_err(|_| bad)?;
+    let ok = d.present()
+        && match s {
+            SegReg::Cs => d.is_code(),
+            SegReg::Ss => d.writable(),
+            _ => d.readable(),
+        };
+    if !ok {
+        return Err(bad);
+    }
+    let seg = st.cache_for(selector, d);
+    if s == SegReg::Cs {
+        st.load_cs(seg);
+    } else {
+        st.segs[s as usize] = seg;
+    }
+    Ok(())
 }

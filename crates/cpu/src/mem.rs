@@ -23,6 +23,7 @@ pub(crate) const PAGE_SIZE: u32 = 1 << PAGE_SHIFT;
 pub(crate) const PAGE_MASK: u32 = !(PAGE_SIZE - 1);
 
 /// Guest RAM: `size` bytes starting at guest-physical 0.
+#[derive(Clone)]
 pub struct PhysMem {
     pub(crate) bytes: Vec<u8>,
     /// Per page: does some cached block hold instructions decoded from it?
@@ -33,6 +34,9 @@ pub struct PhysMem {
     pub(crate) watched: Vec<bool>,
     /// Bumped whenever any code page is written; lets block lookup skip version checks.
     pub(crate) code_gen: u64,
+    /// Pages written through these methods (and the CPU's own slow store path), when the
+    /// `check` engine wants to know what the Host wrote between two runs.
+    pub(crate) log: Option<Vec<u32>>,
 }
 
 impl PhysMem {
@@ -45,6 +49,7 @@ impl PhysMem {
             version: vec![0; pages],
             watched: vec![false; pages],
             code_gen: 0,
+            log: None,
         }
     }
 
@@ -150,6 +155,9 @@ impl PhysMem {
     /// Record a write to one page. Returns whether it held code.
     #[inline]
     pub(crate) fn note_write_page(&mut self, page: usize) -> bool {
+        if let Some(log) = &mut self.log {
+            log.push(page as u32);
+        }
         if let Some(code) = self.is_code.get_mut(page)
             && *code
         {

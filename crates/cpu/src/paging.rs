@@ -58,6 +58,7 @@ pub(crate) struct TlbEntry {
 
 const EMPTY: TlbEntry = TlbEntry { rtag: TLB_INVALID, wtag: TLB_INVALID, phys: 0, addend: 0 };
 
+#[derive(Clone)]
 pub(crate) struct Tlb {
     /// `[supervisor entries..., user entries...]`; a fixed-size array, so that
     /// [`Tlb::index`] needs no bounds check.

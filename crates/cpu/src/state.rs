@@ -28,6 +28,7 @@ pub enum TscMode {
 /// effective address, so address generation has no branches.
 pub(crate) const REG_NONE: u8 = 8;
 
+#[derive(Clone)]
 pub(crate) struct State {
     /// EAX..EDI, then entries that are always 0 ([`REG_NONE`] is one). There are 256 so
     /// that indexing with any `u8` register number needs no bounds check on the hot paths.
@@ -72,6 +73,29 @@ pub(crate) struct State {
     pub seg_memo: [Cell<SegMemo>; SEG_MEMO],
     /// Recent checked segment loads (see `State::load_seg_checked`).
     pub load_memo: [Cell<LoadMemo>; LOAD_MEMO],
+    /// What translated code keeps beside the registers (see `jit/`).
+    pub jit: JitCtx,
+}
+
+/// The words translated code reads and writes through its State pointer besides the
+/// architectural state: the budget it counts down, the validity stamp its block heads
+/// compare, and how the last stop happened. Unused by the interpreter.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct JitCtx {
+    /// Instructions left in the budget: every block head subtracts its length.
+    pub left: u64,
+    /// `left` and `retired` when the run entered translated code (to set `retired`
+    /// exactly before an interpreter handler runs).
+    pub left0: u64,
+    pub retired0: u64,
+    /// The stamp valid blocks carry: the epoch, CPL 3 and which segments are flat.
+    pub stamp: u64,
+    /// The packed `Stop` of the handler that stopped a block (0: a store that must end it).
+    pub res: u64,
+    /// Guest RAM and the TLB, for the generated code's fast paths.
+    pub ram: u64,
+    pub tlb: u64,
 }
 
 impl State {
@@ -105,6 +129,7 @@ impl State {
             direct: Direct::new(),
             seg_memo: [const { Cell::new(SegMemo::EMPTY) }; SEG_MEMO],
             load_memo: [const { Cell::new(LoadMemo::EMPTY) }; LOAD_MEMO],
+            jit: JitCtx::default(),
         }
     }
 

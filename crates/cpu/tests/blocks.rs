@@ -2,6 +2,8 @@
 //! computing flags that a later one overwrites (the dead-flags pass in `exec.rs`) still
 //! shows exact EFLAGS wherever execution stops inside it.
 
+mod support;
+
 use cpu::{Cpu, Descriptor, Exit, PhysMem, Reg, SegReg, Vcpu, eflags};
 
 const CODE: u32 = 0x1000;
@@ -9,7 +11,7 @@ const CODE: u32 = 0x1000;
 fn flat_cpu(code: &[u8]) -> Cpu {
     let mut mem = PhysMem::new(1 << 20);
     mem.write(CODE, code).unwrap();
-    let mut cpu = Cpu::new(mem);
+    let mut cpu = support::new_cpu(mem);
     cpu.set_gdt_entry(1, Descriptor::new(0, 0xFFFFF, 0x9A, 0xC));
     cpu.set_gdt_entry(2, Descriptor::new(0, 0xFFFFF, 0x92, 0xC));
     cpu.load_segment(SegReg::Cs, 0x08).unwrap();

@@ -31,7 +31,7 @@ fn segment(cpu: &Cpu, sel: u16) -> cpu::Segment {
 /// A CPU at `cpl` (1 or 3) about to run `code`, with direct traps configured as an lguest
 /// Host would: ring-1 handlers, the kernel stack at KERNEL_STACK, IF in IRQ_ENABLED.
 fn machine(cpl: u8, code: &[u8]) -> Cpu {
-    let mut cpu = Cpu::new(PhysMem::new(RAM));
+    let mut cpu = support::new_cpu(PhysMem::new(RAM));
     let flat = |access| Descriptor::new(0, 0xFFFFF, access, 0xC);
     cpu.set_gdt_entry(1, flat(0xBA));
     cpu.set_gdt_entry(2, flat(0xB2));

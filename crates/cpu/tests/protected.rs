@@ -70,7 +70,7 @@ fn gdt() -> Vec<(u16, Descriptor)> {
 /// A machine at privilege `cpl` (0, 1 or 3) with flat segments of that ring, ESP at
 /// 0x8000, EIP at 0x1000, EFLAGS = 2 (IF clear, IOPL 0), paging off.
 fn machine(cpl: u16) -> Cpu {
-    let mut cpu = Cpu::new(PhysMem::new(RAM));
+    let mut cpu = support::new_cpu(PhysMem::new(RAM));
     for (i, d) in gdt() {
         cpu.set_gdt_entry(i as usize, d);
     }

@@ -1,11 +1,13 @@
 //! First light: a few instructions on a flat ring-0 machine.
 
+mod support;
+
 use cpu::{Cpu, Descriptor, Exit, PhysMem, Reg, SegReg, Vcpu};
 
 fn flat_cpu(code: &[u8]) -> Cpu {
     let mut mem = PhysMem::new(1 << 20);
     mem.write(0x1000, code).unwrap();
-    let mut cpu = Cpu::new(mem);
+    let mut cpu = support::new_cpu(mem);
     cpu.set_gdt_entry(1, Descriptor::new(0, 0xFFFFF, 0x9A, 0xC));
     cpu.set_gdt_entry(2, Descriptor::new(0, 0xFFFFF, 0x92, 0xC));
     cpu.load_segment(SegReg::Cs, 0x08).unwrap();

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use cpu::{Cpu, Descriptor, Exit, PhysMem, Reg, SegReg, Vcpu, cr, pte};
+use cpu::{Cpu, Descriptor, Engine, Exit, PhysMem, Reg, SegReg, Vcpu, cr, pte};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -194,11 +194,25 @@ pub fn run_native(path: &Path) -> Output {
 pub const USER_CS: u16 = 0x23;
 pub const USER_DS: u16 = 0x2B;
 
+/// The CPU every test runs on: the `check` engine, so that each test runs both the
+/// interpreter and the translator (translating every block on first sight) and fails
+/// wherever they disagree, besides asserting what it asserts.
+pub fn new_cpu(mem: PhysMem) -> Cpu {
+    let mut cpu = Cpu::with_engine(mem, Engine::Check);
+    cpu.set_jit_threshold(0);
+    cpu
+}
+
 /// A CPU set up like a freshly exec'd 32-bit Linux process: flat 4 GiB segments at CPL 3
 /// with Linux's selector values (so `mov eax, ds` or `push cs` agree with the real thing),
 /// FS and GS null, IF set, paging off (guest-physical = linear).
 pub fn linux_user_cpu(mem: PhysMem) -> Cpu {
-    let mut cpu = Cpu::new(mem);
+    let mut cpu = new_cpu(mem);
+    linux_user_setup(&mut cpu);
+    cpu
+}
+
+fn linux_user_setup(cpu: &mut Cpu) {
     cpu.set_gdt_entry(4, Descriptor::new(0, 0xFFFFF, 0xFA, 0xC));
     cpu.set_gdt_entry(5, Descriptor::new(0, 0xFFFFF, 0xF2, 0xC));
     cpu.load_segment(SegReg::Cs, USER_CS).expect("load CS");
@@ -208,12 +222,11 @@ pub fn linux_user_cpu(mem: PhysMem) -> Cpu {
     cpu.load_segment(SegReg::Fs, 0).expect("null FS");
     cpu.load_segment(SegReg::Gs, 0).expect("null GS");
     cpu.set_eflags(0x202);
-    cpu
 }
 
 /// A flat CPU at CPL 0 (GDT: 1 = code, 2 = data, both flat 4 GiB, DPL 0).
 pub fn flat_kernel_cpu(mem: PhysMem) -> Cpu {
-    let mut cpu = Cpu::new(mem);
+    let mut cpu = new_cpu(mem);
     cpu.set_gdt_entry(1, Descriptor::new(0, 0xFFFFF, 0x9A, 0xC));
     cpu.set_gdt_entry(2, Descriptor::new(0, 0xFFFFF, 0x92, 0xC));
     cpu.load_segment(SegReg::Cs, 0x08).expect("load CS");
@@ -276,11 +289,18 @@ pub fn native_kernel(elf: &Path, runs: usize) -> (Duration, u32) {
 /// The same kernel run once in the interpreter as a flat 32-bit Linux process, the caller
 /// playing Linux for `write` and `exit`: (time, instructions retired, result).
 pub fn interpreted_kernel(elf: &Path) -> (Duration, u64, u32) {
+    let (t, n, r, _) = kernel_on(elf, Engine::Interp);
+    (t, n, r)
+}
+
+/// [`interpreted_kernel`] on any engine; also what the translator did, if it ran.
+pub fn kernel_on(elf: &Path, engine: Engine) -> (Duration, u64, u32, Option<cpu::JitStats>) {
     let file = std::fs::read(elf).expect("read the kernel");
     let (segs, entry) = parse_elf32(&file);
     let top = segs.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
     let ram = (top + (1 << 20)).next_multiple_of(1 << 20);
-    let mut cpu = linux_user_cpu(PhysMem::new(ram));
+    let mut cpu = Cpu::with_engine(PhysMem::new(ram), engine);
+    linux_user_setup(&mut cpu);
     // Linux runs a process with the FPU on.
     cpu.set_cr0((cpu.cr0() & !(cr::CR0_EM | cr::CR0_TS)) | cr::CR0_MP | cr::CR0_NE);
     load_segments(&mut cpu, &segs);
@@ -302,5 +322,5 @@ pub fn interpreted_kernel(elf: &Path) -> (Duration, u64, u32) {
             other => panic!("{} stopped: {other} at {:#x}", elf.display(), cpu.eip()),
         }
     }
-    (t.elapsed(), cpu.retired(), result.expect("the kernel wrote its result"))
+    (t.elapsed(), cpu.retired(), result.expect("the kernel wrote its result"), cpu.jit_stats())
 }
