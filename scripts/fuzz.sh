@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A bounded fuzz run of every target in fuzz/ (see crates/fuzzing for what each does):
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]    # default: 30 seconds each for cpu and host
+#   scripts/fuzz.sh [SECONDS] [TARGET...]    # default: 30 seconds each for cpu, jit and host
 #   scripts/fuzz.sh replay TARGET FILE...    # run saved inputs once (a crash to look at)
 #
 # Needs the nightly toolchain and cargo-fuzz; installs what is missing (rustup, crates.io).
@@ -34,7 +34,7 @@ secs=${1:-30}
 shift || true
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-    targets=(cpu host)
+    targets=(cpu jit host)
 fi
 
 cargo +nightly fuzz build -s none
@@ -43,7 +43,10 @@ for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "seeds/$t" artifacts
     log="artifacts/$t.log"
     status=0
-    cargo +nightly fuzz run -s none "$t" "corpus/$t" "seeds/$t" -- \
+    # The jit target reads the cpu target's inputs: start it from those seeds too.
+    extra=()
+    if [[ $t == jit ]]; then extra=(seeds/cpu); fi
+    cargo +nightly fuzz run -s none "$t" "corpus/$t" "seeds/$t" "${extra[@]}" -- \
         -max_total_time="$secs" -max_len=1024 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 ||
         status=$?
     grep -E '^(#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|SUMMARY|thread .* panicked|Test unit)' "$log" || true

@@ -86,7 +86,8 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, c: &mut Check, budget: 
         }
         if !diff.is_empty() {
             let what = format!(
-                "in a step of {step} instructions from eip {eip:#x}, {} retired",
+                "in a step of {step} instructions from eip {eip:#x} ({}), {} retired",
+                describe(&c.reference, eip),
                 st.retired - before
             );
             fail(c, st, &what, Some(e1), Some(e2), &diff);
@@ -235,8 +236,18 @@ fn fail(c: &Check, st: &State, when: &str, e1: Option<Exit>, e2: Option<Exit>, d
     let _ = writeln!(report, "differences (translator vs interpreter):");
     report += diff;
     let _ = writeln!(report, "translator state: {}", state_line(st));
+    let _ = writeln!(report, "  next instruction: {}", describe(&c.reference, st.eip));
     let _ = writeln!(report, "interpreter state: {}", state_line(&c.reference));
+    let _ = writeln!(report, "  next instruction: {}", describe(&c.reference, c.reference.eip));
     panic!("{report}");
+}
+
+/// The instruction at `eip`, decoded from a copy of `st` (decoding sets accessed bits).
+fn describe(st: &State, eip: u32) -> String {
+    match st.clone().describe(eip) {
+        Some(i) => format!("`{}` {:02x?}", i.text, i.bytes),
+        None => "not fetchable".into(),
+    }
 }
 
 fn state_line(st: &State) -> String {

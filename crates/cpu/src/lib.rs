@@ -408,7 +408,12 @@ impl Vcpu for Cpu {
 
     fn translate(&mut self, lin: u32, write: bool, user: bool) -> Result<u32, Exit> {
         self.each(|st| {
-            let w = st.walk(lin, write, user).map_err(|e| e.exit().unwrap_or(Exit::BudgetExhausted))?;
+            let w = st.walk(lin, write, user).map_err(|e| e.exit().unwrap_or(Exit::BudgetExhausted));
+            // The walk's accessed and dirty bits are the Host's stores: they end no block
+            // and are not watched (as in `write_linear_supervisor`).
+            st.smc = false;
+            st.watch_hit = false;
+            let w = w?;
             let phys = w.phys_page | (lin & 0xFFF);
             if !st.mem.contains(w.phys_page, 4096) {
                 return Err(Exit::BadPhysical { addr: phys });

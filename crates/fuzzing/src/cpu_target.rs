@@ -19,9 +19,14 @@
 //! - outside ring 0, EFLAGS.IOPL and VM never change, and IF only where IOPL allows;
 //! - `run(budget)` retires at most `budget` instructions (the run loop's clock and
 //!   signal handling depend on getting control back).
+//!
+//! The `jit` target runs the same inputs on the `check` engine, with every block
+//! translated on sight: the translator and the interpreter in lockstep, their states
+//! compared at every exit (and every few thousand instructions) and memory at the end of
+//! every run — a difference panics with both states. The same promises are checked.
 
 use crate::input::Input;
-use cpu::{Cpu, Descriptor, Exit, PhysMem, Reg, SegReg, Vcpu, cr, eflags, pte};
+use cpu::{Cpu, Descriptor, Engine, Exit, PhysMem, Reg, SegReg, Vcpu, cr, eflags, pte};
 
 const RAM: u32 = 64 << 10;
 const CODE: u32 = 0x1000;
@@ -52,10 +57,12 @@ fn fixed_gdt() -> [Descriptor; 14] {
     ]
 }
 
-/// Run one input. Panics if the CPU panics or breaks one of its promises.
-pub fn run(data: &[u8]) {
+/// Run one input on `engine`. Panics if the CPU panics or breaks one of its promises (or,
+/// on the check engine, if its two engines disagree).
+pub fn run(data: &[u8], engine: Engine) {
     let mut inp = Input::new(data);
-    let mut cpu = Cpu::new(PhysMem::new(RAM));
+    let mut cpu = Cpu::with_engine(PhysMem::new(RAM), engine);
+    cpu.set_jit_threshold(0);
     for (i, d) in fixed_gdt().into_iter().enumerate() {
         cpu.set_gdt_entry(i, d);
     }

@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 fn inputs(target: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let mut files = Vec::new();
+    // The jit target takes the cpu target's inputs too (same format).
+    let dirs: &[&str] = if target == "jit" { &["jit", "cpu"] } else { &[target] };
     for dir in ["regressions", "seeds"] {
-        if let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) {
-            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+        for t in dirs {
+            if let Ok(entries) = std::fs::read_dir(root.join(dir).join(t)) {
+                files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+            }
         }
     }
     files.sort();
@@ -52,6 +56,16 @@ fn random(target: &str, count: usize) {
 #[test]
 fn random_cpu_inputs_run_without_a_panic() {
     random("cpu", 2000);
+}
+
+#[test]
+fn random_jit_inputs_run_both_engines_alike() {
+    random("jit", 2000);
+}
+
+#[test]
+fn every_saved_jit_input_runs_both_engines_alike() {
+    replay("jit");
 }
 
 #[test]

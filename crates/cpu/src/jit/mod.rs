@@ -508,7 +508,11 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: 
             jit.kill(dead);
         }
         let len = cache.blocks[bi as usize].ops.len();
+        // (A page walk for the lookup may have stored accessed bits to a page holding code
+        // or a watched one: the interpreter then stops after the block's first
+        // instruction, and so must we.)
         if len as u64 <= left
+            && !st.smc
             && let Some(j) = jit.translation(st, cache, bi)
         {
             jit.connect(j, st);
