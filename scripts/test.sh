@@ -24,4 +24,14 @@ step "clippy (Linux user programs, i586)"
 step "tests"
 cargo test --workspace --release
 
+# The tests above boot every Guest on the default engine (the translator); the CPU's own
+# tests already run on the check engine. Boot them all again on the interpreter alone, and
+# on the check engine translating every block at once: there any difference between the
+# two engines on any test Guest fails the test, with both states printed.
+step "end-to-end tests on the interpreter"
+LGUEST_CPU=interp cargo test --release -p lguest --tests
+
+step "end-to-end tests with both engines in lockstep"
+LGUEST_CPU=check LGUEST_JIT_THRESHOLD=0 cargo test --release -p lguest --tests
+
 printf '\nAll checks passed.\n'

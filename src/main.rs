@@ -108,6 +108,35 @@ struct GuestOpts {
     /// on one network need different ids. Default: the Launcher's process id.
     #[arg(long, value_name = "N", help_heading = "Network")]
     guestid: Option<u16>,
+    /// The CPU engine: jit translates hot Guest code to machine code (the interpreter
+    /// where the host cannot); interp only interprets; check runs both in lockstep and
+    /// stops at the first difference, printing both states (for finding CPU bugs; slow).
+    /// Default: $LGUEST_CPU, else jit. ($LGUEST_JIT_THRESHOLD sets how many times a
+    /// block is interpreted before it is translated: 50 by default, 0 translates at once.)
+    #[arg(long, value_name = "ENGINE")]
+    cpu: Option<CpuEngine>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum CpuEngine {
+    Interp,
+    Jit,
+    Check,
+}
+
+/// The engine `--cpu` or `$LGUEST_CPU` asks for.
+fn engine(cpu: Option<CpuEngine>) -> Result<host::Engine, String> {
+    if let Some(e) = cpu {
+        return Ok(match e {
+            CpuEngine::Interp => host::Engine::Interp,
+            CpuEngine::Jit => host::Engine::Jit,
+            CpuEngine::Check => host::Engine::Check,
+        });
+    }
+    match std::env::var("LGUEST_CPU") {
+        Ok(v) if !v.is_empty() => v.parse().map_err(|e| format!("LGUEST_CPU: {e}")),
+        _ => Ok(host::Engine::Jit),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -143,6 +172,7 @@ struct Launch {
     initrd: Option<Kernel>,
     config: Config,
     trace: Vec<Trace>,
+    cpu: Option<CpuEngine>,
 }
 
 /// Where a kernel (or initrd) image comes from.
@@ -280,13 +310,20 @@ fn launch(name: String, kernel: Kernel, opts: GuestOpts, matches: Option<&ArgMat
         RevisionArg::Release => host::Revision::Release,
         RevisionArg::Seed => host::Revision::Seed,
     });
-    Launch { name, kernel, initrd: opts.initrd.map(Kernel::File), config, trace: opts.trace }
+    Launch { name, kernel, initrd: opts.initrd.map(Kernel::File), config, trace: opts.trace, cpu: opts.cpu }
 }
 
 /// Boot the Guest, run it to its end, and say how it ended.
 fn run(launch: Launch) -> ExitCode {
-    let Launch { name, kernel, initrd, mut config, trace } = launch;
+    let Launch { name, kernel, initrd, mut config, trace, cpu } = launch;
     init_tracing(&trace);
+    config.engine = match engine(cpu) {
+        Ok(e) => e,
+        Err(msg) => {
+            eprintln!("lguest: {msg}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let image = match kernel.read("") {
         Ok(image) => image,
         Err(e) => {

@@ -111,7 +111,8 @@ fn parse_original(args: &[String]) -> Result<Launch, String> {
     let mib: u64 = mem.parse().map_err(|_| format!("'{mem}' is not a memory size in MiB"))?;
     config.mem_size = mib.checked_mul(1 << 20).ok_or_else(|| format!("{mib} MiB is too much memory"))?;
     config.cmdline = kernel_args.join(" ");
-    Ok(Launch { name: kernel.clone(), kernel: Kernel::File(PathBuf::from(kernel)), initrd, config, trace })
+    // (The engine: $LGUEST_CPU, or the default.)
+    Ok(Launch { name: kernel.clone(), kernel: Kernel::File(PathBuf::from(kernel)), initrd, config, trace, cpu: None })
 }
 
 #[cfg(test)]

@@ -15,8 +15,9 @@
 //! difference in memory is found a little after the step that made it). A difference
 //! panics with a report: where the step started, the exits, and every field that differs.
 //!
-//! The Guest sees an instruction-counted TSC in this mode (both engines must read the
-//! same clock).
+//! Both CPUs must read one clock: with a real-time TSC, each step pins it to the real
+//! time at the step's start (never going back), plus one tick per instruction within the
+//! step.
 
 use crate::engine::Translator;
 use crate::exec::{self, CodeCache};
@@ -49,7 +50,6 @@ pub(crate) struct Check {
 impl Check {
     /// Start checking a CPU whose state is `st`.
     pub(crate) fn new(st: &mut State, jit: Option<Box<Translator>>) -> Check {
-        st.tsc_mode = TscMode::Instructions;
         st.mem.log = None;
         let mut reference = Box::new(st.clone());
         reference.tlb.flush_all();
@@ -73,6 +73,11 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, c: &mut Check, budget: 
     loop {
         let step = left.min(STEP);
         let eip = st.eip;
+        if st.tsc_mode != TscMode::Instructions {
+            let now = st.tsc_unpinned(st.retired).max(st.tsc(st.retired));
+            st.tsc_pin = Some((now, st.retired));
+            c.reference.tsc_pin = st.tsc_pin;
+        }
         let before = st.retired;
         let e1 = match &mut c.jit {
             Some(jit) => jit.run(st, cache, step),

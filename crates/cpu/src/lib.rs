@@ -226,14 +226,14 @@ impl Cpu {
         r
     }
 
-    /// How RDTSC counts. (The check engine keeps the instruction count, which both of its
-    /// CPUs read the same.)
+    /// How RDTSC counts.
     pub fn set_tsc_mode(&mut self, mode: TscMode) {
-        if matches!(self.runner, Runner::Check(_)) {
-            return;
-        }
-        self.st.tsc_mode = mode;
-        self.st.tsc_start = std::time::Instant::now();
+        let start = std::time::Instant::now();
+        self.each(|st| {
+            st.tsc_mode = mode;
+            st.tsc_start = start;
+            st.tsc_pin = None;
+        })
     }
 
     /// Report fewer features in CPUID.1:EDX than [`CPUID_FEATURES_EDX`] (bits outside it

@@ -67,6 +67,9 @@ pub(crate) struct State {
     pub retired: u64,
     pub tsc_mode: TscMode,
     pub tsc_start: std::time::Instant,
+    /// Set by the check engine: RDTSC reads this value plus the instructions retired
+    /// since the count given, so that both of its CPUs read one clock.
+    pub tsc_pin: Option<(u64, u64)>,
     /// Gates `int n` is delivered through without an exit (see `direct.rs`).
     pub direct: Direct,
     /// Recently built segment caches (see `State::cache_for`).
@@ -126,6 +129,7 @@ impl State {
             retired: 0,
             tsc_mode: TscMode::Instructions,
             tsc_start: std::time::Instant::now(),
+            tsc_pin: None,
             direct: Direct::new(),
             seg_memo: [const { Cell::new(SegMemo::EMPTY) }; SEG_MEMO],
             load_memo: [const { Cell::new(LoadMemo::EMPTY) }; LOAD_MEMO],
@@ -563,6 +567,14 @@ impl State {
     // ---- time ----
 
     pub fn tsc(&self, retired_now: u64) -> u64 {
+        if let Some((base, at)) = self.tsc_pin {
+            return base.wrapping_add(retired_now.wrapping_sub(at));
+        }
+        self.tsc_unpinned(retired_now)
+    }
+
+    /// The TSC by `tsc_mode` alone.
+    pub fn tsc_unpinned(&self, retired_now: u64) -> u64 {
         match self.tsc_mode {
             TscMode::Instructions => retired_now,
             TscMode::Realtime { khz } => {

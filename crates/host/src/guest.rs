@@ -13,7 +13,7 @@ use crate::io::{Binding, NO_BINDINGS};
 use crate::outcome::{KillReason, Outcome};
 use crate::page_tables::Shadow;
 use abi::{LGUEST_MAX_DMA, LguestDataLayout, PAGE_SIZE, Revision};
-use cpu::{Cpu, PhysMem, Vcpu};
+use cpu::{Cpu, Engine, PhysMem, Vcpu};
 use std::io::Write;
 use std::time::Instant;
 
@@ -40,10 +40,13 @@ pub struct Config {
     /// (`CONFIG_MATH_EMULATION`), as it had to before this CPU had an FPU. The kit's Guests
     /// never use the FPU, and always run with CR0.EM set.
     pub math_emulation: bool,
+    /// The CPU engine that runs the Guest (see [`cpu::Engine`]).
+    pub engine: Engine,
 }
 
 impl Config {
-    /// 64 MiB, empty command line, console output on standard output and no input.
+    /// 64 MiB, empty command line, console output on standard output and no input, the
+    /// `jit` engine.
     pub fn new() -> Config {
         Config {
             mem_size: 64 << 20,
@@ -55,6 +58,7 @@ impl Config {
             initrd: None,
             revision: None,
             math_emulation: false,
+            engine: Engine::Jit,
         }
     }
 }
@@ -147,7 +151,8 @@ impl Guest {
             initrd: config.initrd.as_deref(),
             math_emulation: config.math_emulation,
         };
-        let boot::Booted { cpu, layout, kind } = boot::load(kernel, &request)?;
+        let boot::Booted { mut cpu, layout, kind } = boot::load(kernel, &request)?;
+        cpu.set_engine(config.engine);
         let revision = config.revision.unwrap_or(kind.revision());
         let events = Events::new();
         let console = Console::new(config.console_out, config.console_in, events.sender());

@@ -37,6 +37,7 @@ mod timer;
 pub use abi::Revision;
 pub use addr::{GuestPhys, GuestVirt};
 pub use boot::{KernelKind, Layout, LoadError};
+pub use cpu::Engine;
 pub use devices::block::BlockConfig;
 pub use devices::console::ConsoleInput;
 pub use devices::net::{NetConfig, NetStats};

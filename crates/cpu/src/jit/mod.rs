@@ -180,7 +180,7 @@ impl Jit {
             sites: Vec::new(),
             ops: Vec::with_capacity(MAX_OPS),
             jcache: JumpCache::new(),
-            threshold: DEFAULT_THRESHOLD,
+            threshold: threshold_from_env(),
             stats: JitStats { arena_size: ARENA as u64, ..JitStats::default() },
             clears: 0,
             pending: Via::Nothing,
@@ -476,6 +476,13 @@ impl Jit {
             }
         }
     }
+}
+
+/// The threshold `$LGUEST_JIT_THRESHOLD` asks for (a developer's knob: 0 translates every
+/// block on sight, which is how the test suite runs the Guests under `check`), else
+/// [`DEFAULT_THRESHOLD`].
+fn threshold_from_env() -> u32 {
+    std::env::var("LGUEST_JIT_THRESHOLD").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_THRESHOLD)
 }
 
 /// What a block head compares: the epoch, CPL 3, and the flat segments.
