@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use host::{Config, Guest, Outcome};
+use host::{Config, Engine, Guest, Outcome};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,13 +135,32 @@ impl Best {
 
     /// Add `runs` runs of `guest`.
     pub fn add_runs(&mut self, guest: &images::Guest, runs: usize) {
+        self.add_runs_on(guest, runs, Config::new().engine);
+    }
+
+    /// Add `runs` runs of `guest` on CPU engine `engine`.
+    pub fn add_runs_on(&mut self, guest: &images::Guest, runs: usize, engine: Engine) {
         for _ in 0..runs {
-            let (samples, allocated) = run_counting_allocations(guest, Config::new());
+            let mut config = Config::new();
+            config.engine = engine;
+            let (samples, allocated) = run_counting_allocations(guest, config);
             self.allocations = Some(self.allocations.map_or(allocated, |a| a.min(allocated)));
             for s in &samples {
                 self.add(&s.name, s.ns_per());
             }
         }
+    }
+
+    /// The best of `runs` runs on each engine, alternating between them (so that a busy
+    /// spell of the machine does not fall on one engine only).
+    pub fn per_engine(guest: &images::Guest, runs: usize, engines: &[Engine]) -> Vec<Best> {
+        let mut best: Vec<Best> = engines.iter().map(|_| Best::default()).collect();
+        for _ in 0..runs {
+            for (b, &e) in best.iter_mut().zip(engines) {
+                b.add_runs_on(guest, 1, e);
+            }
+        }
+        best
     }
 
     /// Take in another set's samples (their allocation count stays with them).

@@ -539,6 +539,9 @@ pub(crate) fn translate(inp: &Input) -> Option<Output> {
         cur: 0,
     };
     let hows = e.plan_all(hows);
+    if !Emitter::worth_it(&hows) {
+        return None;
+    }
     e.emit_block(&hows)
 }
 
@@ -846,6 +849,14 @@ impl<'a> Emitter<'a> {
         Some(Output { code, entry, sites: out_sites, native })
     }
 
+    /// Whether translating is worth it: a handler called from translated code costs
+    /// more than the interpreter's own dispatch, so a block that is mostly handler calls
+    /// (trap entry and exit paths, string instructions) is left to the interpreter.
+    fn worth_it(hows: &[How]) -> bool {
+        let helpers = hows.iter().filter(|h| matches!(h, How::Helper)).count();
+        hows.len() - helpers >= 2 * helpers
+    }
+
     /// The label of instruction `i`'s stop exit.
     fn stop_label(&mut self, i: usize) -> DynamicLabel {
         if let Some(&(l, _)) = self.stops.iter().find(|(_, k)| *k == i) {
@@ -861,7 +872,8 @@ impl<'a> Emitter<'a> {
     fn call_handler(&mut self, i: usize) {
         let inp = self.inp;
         let op = &inp.ops[i] as *const Op as usize as i64;
-        let n = inp.insns.len() as i32;
+        // Bit 31: the handler may change what the block was translated for.
+        let n = inp.insns.len() as i32 | (restamps(&inp.insns[i]) as i32) << 31;
         dynasm!(self.a
             ; .arch x64
             ; mov DWORD [r15 + EIP], inp.next_eip as i32
@@ -1616,6 +1628,22 @@ impl<'a> Emitter<'a> {
         self.host = None;
         self.known = None;
     }
+}
+
+/// Whether running `ins` may change what a block is translated for — the epoch (TLB,
+/// CS), CPL, or which segments are flat — so that the handler must compare the stamp
+/// after it. Other instructions can only store to a page holding code or a watched one,
+/// which the handler reports anyway.
+fn restamps(ins: &Instruction) -> bool {
+    use Mnemonic as M;
+    let far =
+        (0..ins.op_count()).any(|k| {
+            matches!(ins.op_kind(k), OpKind::FarBranch16 | OpKind::FarBranch32)
+                || (ins.op_kind(k) == OpKind::Register && ins.op_register(k).is_segment_register())
+        }) || matches!(ins.memory_size(), iced_x86::MemorySize::SegPtr16 | iced_x86::MemorySize::SegPtr32);
+    far || ins.is_privileged()
+        || matches!(ins.flow_control(), FlowControl::Interrupt | FlowControl::Exception)
+        || matches!(ins.mnemonic(), M::Iret | M::Iretd | M::Retf | M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss)
 }
 
 /// The flags effect of translating an instruction `how`.

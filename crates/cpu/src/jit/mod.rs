@@ -228,7 +228,7 @@ impl Jit {
 
     /// The translation to run for block `bi` (valid at CS:EIP in this epoch), making one
     /// if the block is hot.
-    fn translation(&mut self, st: &State, cache: &mut CodeCache, bi: u32) -> Option<u32> {
+    fn translation(&mut self, st: &State, cache: &mut CodeCache, bi: u32, stamp: u64) -> Option<u32> {
         let b = &mut cache.blocks[bi as usize];
         if b.jit == REFUSED {
             return None;
@@ -238,7 +238,6 @@ impl Jit {
             let j = b.jit;
             let t = &mut self.blocks[j as usize];
             if t.flat == flat && t.user == st.user && !t.dead {
-                let stamp = stamp(st);
                 if t.stamp != stamp {
                     t.stamp = stamp;
                     self.mem.write(t.entry - 8, &stamp.to_le_bytes());
@@ -252,11 +251,11 @@ impl Jit {
         if b.hits < self.threshold {
             return None;
         }
-        self.compile(st, cache, bi)
+        self.compile(st, cache, bi, stamp)
     }
 
     /// Translate block `bi`.
-    fn compile(&mut self, st: &State, cache: &mut CodeCache, bi: u32) -> Option<u32> {
+    fn compile(&mut self, st: &State, cache: &mut CodeCache, bi: u32, stamp: u64) -> Option<u32> {
         let start = Instant::now();
         let len = cache.blocks[bi as usize].ops.len();
         // Room for the worst case: about 600 bytes per instruction (a slow path, a stop
@@ -302,7 +301,6 @@ impl Jit {
             return None;
         };
         self.mem.write(base, &out.code);
-        let stamp = stamp(st);
         let entry = base + out.entry;
         self.mem.write(entry - 8, &stamp.to_le_bytes());
         for &(at, stub) in &out.sites {
@@ -412,11 +410,11 @@ impl Jit {
 
     /// Run translation `j` (and whatever it chains to). Returns the exit for the Host, if
     /// any; otherwise EIP is where to go on.
-    fn execute(&mut self, st: &mut State, j: u32, left: &mut u64) -> Option<Exit> {
+    fn execute(&mut self, st: &mut State, j: u32, left: &mut u64, stamp: u64) -> Option<Exit> {
         st.jit.left = *left;
         st.jit.left0 = *left;
         st.jit.retired0 = st.retired;
-        st.jit.stamp = stamp(st);
+        st.jit.stamp = stamp;
         st.jit.ram = st.mem.bytes.as_ptr() as u64;
         st.jit.tlb = st.tlb.entries.as_ptr() as u64;
         let code = self.mem.exec_addr(self.blocks[j as usize].entry);
@@ -518,12 +516,13 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: 
         // (A page walk for the lookup may have stored accessed bits to a page holding code
         // or a watched one: the interpreter then stops after the block's first
         // instruction, and so must we.)
+        let stamp = stamp(st);
         if len as u64 <= left
             && !st.smc
-            && let Some(j) = jit.translation(st, cache, bi)
+            && let Some(j) = jit.translation(st, cache, bi, stamp)
         {
             jit.connect(j, st);
-            if let Some(exit) = jit.execute(st, j, &mut left) {
+            if let Some(exit) = jit.execute(st, j, &mut left, stamp) {
                 return exit;
             }
             if left == 0 {
@@ -585,12 +584,18 @@ mod helpers {
     /// of what the rest of the block was translated for (the epoch, CPL, segments), after
     /// which the interpreter runs the rest of the block as it would have.
     pub(super) fn run_op(st: &mut State, op: &Op, block_len: u32) -> u64 {
+        // Bit 31 of the length: this handler may change the stamp (see `emit::restamps`).
+        let restamp = block_len >> 31 != 0;
+        let block_len = block_len & 0x7FFF_FFFF;
         // What the interpreter has in `retired` while it runs the block (RDTSC reads it).
         st.retired = st.jit.retired0 + (st.jit.left0 - st.jit.left) - block_len as u64;
         let r = (op.f)(st, op);
-        let now = stamp(st);
-        let changed = now != st.jit.stamp;
-        st.jit.stamp = now;
+        let mut changed = false;
+        if restamp {
+            let now = stamp(st);
+            changed = now != st.jit.stamp;
+            st.jit.stamp = now;
+        }
         match r {
             Ok(()) if !st.smc && !changed => 0,
             Ok(()) => {
