@@ -417,6 +417,22 @@ impl State {
         (p + n as usize <= self.mem.bytes.len()).then_some(p)
     }
 
+    /// Where in RAM the `n` bytes at `[seg:ea]` (all in one page) may be read the fast
+    /// way.
+    #[inline(always)]
+    pub fn span_read_at(&self, seg: u8, ea: u32, n: u32) -> Option<usize> {
+        let lin = self.lin_read_fast(seg, ea, n)?;
+        if lin & !PAGE_MASK > 0x1000 - n {
+            return None;
+        }
+        let e = &self.tlb.entries[Tlb::index(lin, self.user)];
+        if e.rtag != lin & PAGE_MASK {
+            return None;
+        }
+        let p = lin.wrapping_add(e.addend) as usize;
+        (p + n as usize <= self.mem.bytes.len()).then_some(p)
+    }
+
     /// The `N` bytes at `[seg:ea]` (all in one page), if they can be read the fast way.
     #[inline(always)]
     pub fn span_read_fast<const N: usize>(&self, seg: u8, ea: u32) -> Option<[u8; N]> {

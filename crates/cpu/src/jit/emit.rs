@@ -121,6 +121,9 @@ pub(crate) struct Runtime {
     pub cond_thunk: usize,
     /// CF of the lazy flags into R8, preserving every other register.
     pub carry_thunk: usize,
+    /// CF of the lazy flags into R9D (the common kinds inline, others through
+    /// `carry_thunk`), preserving every register but R8 and the flags.
+    pub carry: usize,
     /// A jump-cache miss for target R8D.
     pub miss: usize,
     pub len: usize,
@@ -193,6 +196,63 @@ pub(crate) fn runtime(base: usize) -> (Vec<u8>, Runtime) {
             ; ret
         );
     }
+
+    rt.carry = a.offset().0;
+    let slow = a.new_dynamic_label();
+    let not_sub = a.new_dynamic_label();
+    let not_add = a.new_dynamic_label();
+    let not_logic = a.new_dynamic_label();
+    let inc_dec = a.new_dynamic_label();
+    let not_inc_dec = a.new_dynamic_label();
+    dynasm!(a
+        ; .arch x64
+        ; mov r8d, DWORD [r15 + CC]
+        ; test r8d, 0xFF_0000 // overrides: the general way
+        ; jnz =>slow
+        ; cmp r8b, CcKind::Sub as i8
+        ; jne =>not_sub
+        ; mov r9d, DWORD [r15 + CC_DST]
+        ; cmp r9d, DWORD [r15 + CC_SRC]
+        ; setb r9b
+        ; movzx r9d, r9b
+        ; ret
+        ; =>not_sub
+        ; cmp r8b, CcKind::Add as i8
+        ; jne =>not_add
+        ; mov r9d, DWORD [r15 + CC_RES]
+        ; cmp r9d, DWORD [r15 + CC_DST]
+        ; setb r9b
+        ; movzx r9d, r9b
+        ; ret
+        ; =>not_add
+        ; cmp r8b, CcKind::Logic as i8
+        ; jne =>not_logic
+        ; xor r9d, r9d
+        ; ret
+        ; =>not_logic
+        ; cmp r8b, CcKind::Inc as i8
+        ; je =>inc_dec
+        ; cmp r8b, CcKind::Dec as i8
+        ; jne =>not_inc_dec
+        ; =>inc_dec
+        ; mov r9d, DWORD [r15 + CC_SRC]
+        ; ret
+        ; =>not_inc_dec
+        ; cmp r8b, CcKind::Eflags as i8
+        ; jne =>slow
+        ; mov r9d, DWORD [r15 + CC_SRC]
+        ; and r9d, 1
+        ; ret
+        ; =>slow
+        ; sub rsp, 8 // (the thunk expects the stack as a call from block code leaves it)
+    );
+    call_abs(&mut a, base, base + rt.carry_thunk);
+    dynasm!(a
+        ; .arch x64
+        ; add rsp, 8
+        ; mov r9d, r8d
+        ; ret
+    );
 
     rt.miss = a.offset().0;
     dynasm!(a
@@ -1160,12 +1220,49 @@ impl<'a> Emitter<'a> {
                 return cc;
             }
         }
+        // Unknown producer: the commonest records (a 32-bit CMP/SUB, a 32-bit logic
+        // operation) are redone inline; anything else asks `Lazy::cond` and turns its
+        // answer into flags for which `cc` holds or not, so one `jcc` follows either way.
+        let not_sub = self.a.new_dynamic_label();
+        let general = self.a.new_dynamic_label();
+        let done = self.a.new_dynamic_label();
+        let sub4 = CcKind::Sub as i32 | 4 << 8;
+        let logic4 = CcKind::Logic as i32 | 4 << 8;
+        dynasm!(self.a
+            ; .arch x64
+            ; mov r8d, DWORD [r15 + CC]
+            ; and r8d, 0xFF_FFFF
+            ; cmp r8d, sub4
+            ; jne =>not_sub
+            ; mov r8d, DWORD [r15 + CC_DST]
+            ; cmp r8d, DWORD [r15 + CC_SRC]
+            ; jmp =>done
+            ; =>not_sub
+            ; cmp r8d, logic4
+            ; jne =>general
+            ; mov r8d, DWORD [r15 + CC_RES]
+            ; test r8d, r8d
+            ; jmp =>done
+            ; =>general
+            ; mov r9d, cc as i32
+        );
         let rt = self.inp.arena + self.inp.rt.cond_thunk;
-        dynasm!(self.a ; .arch x64 ; mov r9d, cc as i32);
         call_abs(&mut self.a, self.inp.base, rt);
-        dynasm!(self.a ; .arch x64 ; test r8d, r8d);
+        let ((ta, tb), (fa, fb)) = cmp_operands(cc);
+        dynasm!(self.a
+            ; .arch x64
+            ; test r8d, r8d
+            ; mov r8d, fa
+            ; mov r9d, fb
+            ; mov r10d, ta
+            ; cmovnz r8d, r10d
+            ; mov r10d, tb
+            ; cmovnz r9d, r10d
+            ; cmp r8d, r9d
+            ; =>done
+        );
         self.host = None;
-        5 // NE: the condition held
+        cc
     }
 
     /// R9D = the carry flag of the lazy flags (for INC and DEC, which keep it).
@@ -1190,9 +1287,8 @@ impl<'a> Emitter<'a> {
                 dynasm!(self.a ; .arch x64 ; mov r9d, DWORD [r15 + CC_SRC])
             }
             _ => {
-                let rt = self.inp.arena + self.inp.rt.carry_thunk;
+                let rt = self.inp.arena + self.inp.rt.carry;
                 call_abs(&mut self.a, self.inp.base, rt);
-                dynasm!(self.a ; .arch x64 ; mov r9d, r8d);
             }
         }
         self.host = None;
@@ -1646,6 +1742,22 @@ fn restamps(ins: &Instruction) -> bool {
         || matches!(ins.mnemonic(), M::Iret | M::Iretd | M::Retf | M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss)
 }
 
+/// Operands `(a, b)` for which `cmp a, b` makes condition `cc` true, and for which it
+/// makes it false.
+fn cmp_operands(cc: u8) -> ((i32, i32), (i32, i32)) {
+    let (t, f) = match cc >> 1 {
+        0 => ((i32::MIN, 1), (0, 0)), // OF
+        1 => ((0, 1), (0, 0)),        // CF
+        2 => ((0, 0), (0, 1)),        // ZF
+        3 => ((0, 0), (1, 0)),        // CF or ZF
+        4 => ((0, 1), (0, 0)),        // SF
+        5 => ((0, 0), (1, 0)),        // PF
+        6 => ((0, 1), (0, 0)),        // SF != OF
+        _ => ((0, 0), (1, 0)),        // ZF or SF != OF
+    };
+    if cc & 1 == 0 { (t, f) } else { (f, t) }
+}
+
 /// The flags effect of translating an instruction `how`.
 fn fx(how: How) -> Fx {
     let mem = |o: Opd| o == Opd::M;
@@ -1766,4 +1878,22 @@ fn is_cmov(m: Mnemonic) -> bool {
             | M::Cmovle
             | M::Cmovg
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compare_operands_make_each_condition_true_and_false() {
+        for cc in 0..16u8 {
+            let ((ta, tb), (fa, fb)) = cmp_operands(cc);
+            let flags = |a: i32, b: i32| {
+                let (a, b) = (a as u32, b as u32);
+                Lazy::new(CcKind::Sub, 4, a.wrapping_sub(b), a, b)
+            };
+            assert!(flags(ta, tb).cond(cc), "condition {cc} should hold after cmp {ta:#x}, {tb:#x}");
+            assert!(!flags(fa, fb).cond(cc), "condition {cc} should fail after cmp {fa:#x}, {fb:#x}");
+        }
+    }
 }
