@@ -68,7 +68,8 @@ pub(crate) struct Block {
     /// The blocks that last followed this one, through the fall-through (0) and through a
     /// branch (1): tried before the lookup table (see `run`).
     pub(crate) link: [u32; 2],
-    /// Times the interpreter ran it whole (the translator's hotness count).
+    /// Times the interpreter ran it whole (the translator's hotness count), or what the
+    /// `jit` engine decided about it (`jit::ENTER`, `jit::QUIET`).
     pub(crate) hits: u32,
     /// Its translation (an index the `jit` engine gives out), or [`NO_BLOCK`].
     pub(crate) jit: u32,

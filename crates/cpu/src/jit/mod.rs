@@ -44,7 +44,7 @@ mod emit;
 mod native;
 
 use crate::engine::JitStats;
-use crate::exec::{CodeCache, NO_BLOCK, exec_ops, find_block, run_cut, stop_exit, stopped};
+use crate::exec::{CodeCache, NO_BLOCK, block_key, exec_ops, find_block, run_cut, stop_exit, stopped};
 use crate::exit::{Exit, Stop};
 use crate::mem::PAGE_SIZE;
 use crate::ops::Op;
@@ -64,6 +64,16 @@ const MAX_OPS: usize = 1 << 18;
 pub(crate) const JC_SIZE: usize = 4096;
 /// A block the translator declined (16-bit code): never offered again.
 const REFUSED: u32 = u32::MAX - 1;
+/// Entries from the dispatcher over which a translation's worth is judged, and the
+/// instructions per entry below which entering it costs more than interpreting (an entry
+/// and exit cost about as much as interpreting a dozen instructions).
+const JUDGE_ENTRIES: u32 = 64;
+const MIN_RUN: u64 = 16;
+/// `Block::hits` of a block whose translation the dispatcher enters.
+pub(crate) const ENTER: u32 = u32::MAX;
+/// `Block::hits` of a block the dispatcher interprets for good: translation refused, or
+/// not worth entering (it may still have one that other translated code jumps to).
+pub(crate) const QUIET: u32 = u32::MAX - 1;
 
 // Exit words generated code returns (kind in the low byte; an id from bit 8; an
 // instruction index from bit 40).
@@ -129,6 +139,12 @@ struct Translation {
     /// Sites linked to it.
     incoming: Vec<u32>,
     dead: bool,
+    /// Entries from the dispatcher, and the instructions they ran, in the current window.
+    entries: u32,
+    run: u64,
+    /// Too little runs per entry: the dispatcher interprets the block instead of entering
+    /// the translation (which still runs when other translated code jumps to it).
+    bypass: bool,
 }
 
 struct Site {
@@ -211,6 +227,7 @@ impl Jit {
     }
 
     /// Run until an exit or until `budget` instructions retired (see [`run`]).
+    #[inline]
     pub(crate) fn run(&mut self, st: &mut State, cache: &mut CodeCache, budget: u64) -> Exit {
         run(st, cache, self, budget)
     }
@@ -221,37 +238,37 @@ impl Jit {
         self.reset();
         for b in cache.blocks.iter_mut() {
             b.jit = NO_BLOCK;
+            b.hits = 0;
         }
         self.clears = cache.clears;
         self.stats.flushes += 1;
     }
 
-    /// The translation to run for block `bi` (valid at CS:EIP in this epoch), making one
-    /// if the block is hot.
-    fn translation(&mut self, st: &State, cache: &mut CodeCache, bi: u32, stamp: u64) -> Option<u32> {
+    /// The translation of block `bi` (valid at CS:EIP in this epoch), making one if the
+    /// block is hot, with the stamp it is valid under and whether the dispatcher should
+    /// enter it (or interpret the block: see [`Translation::bypass`]).
+    fn translation(&mut self, st: &State, cache: &mut CodeCache, bi: u32) -> Option<(u32, u64, bool)> {
         let b = &mut cache.blocks[bi as usize];
         if b.jit == REFUSED {
             return None;
         }
-        let flat = emit::flat_mask(st);
+        let stamp = stamp(st);
         if b.jit != NO_BLOCK {
             let j = b.jit;
             let t = &mut self.blocks[j as usize];
-            if t.flat == flat && t.user == st.user && !t.dead {
+            if t.flat == emit::flat_mask(st) && t.user == st.user && !t.dead {
                 if t.stamp != stamp {
                     t.stamp = stamp;
                     self.mem.write(t.entry - 8, &stamp.to_le_bytes());
                 }
-                return Some(j);
+                return Some((j, stamp, !t.bypass));
             }
             // Translated for other segments: retranslate (rare).
             b.jit = NO_BLOCK;
+            b.hits = 0;
             self.kill(j);
         }
-        if b.hits < self.threshold {
-            return None;
-        }
-        self.compile(st, cache, bi, stamp)
+        self.compile(st, cache, bi, stamp).map(|j| (j, stamp, true))
     }
 
     /// Translate block `bi`.
@@ -267,6 +284,7 @@ impl Jit {
         let b = &mut cache.blocks[bi as usize];
         if !b.cs_big || !self.decode(st, bi, b) {
             b.jit = REFUSED;
+            b.hits = QUIET;
             return None;
         }
         let first_op = self.ops.len();
@@ -298,6 +316,7 @@ impl Jit {
             // overflow.)
             self.ops.truncate(first_op);
             b.jit = REFUSED;
+            b.hits = QUIET;
             return None;
         };
         self.mem.write(base, &out.code);
@@ -316,9 +335,13 @@ impl Jit {
             stamp,
             incoming: Vec::new(),
             dead: false,
+            entries: 0,
+            run: 0,
+            bypass: false,
         });
         self.top = (base + out.code.len()).next_multiple_of(16);
         b.jit = id;
+        b.hits = ENTER;
         self.stats.blocks += 1;
         self.stats.insns += len as u64;
         self.stats.native_insns += out.native as u64;
@@ -410,7 +433,14 @@ impl Jit {
 
     /// Run translation `j` (and whatever it chains to). Returns the exit for the Host, if
     /// any; otherwise EIP is where to go on.
-    fn execute(&mut self, st: &mut State, j: u32, left: &mut u64, stamp: u64) -> Option<Exit> {
+    fn execute(
+        &mut self,
+        st: &mut State,
+        j: u32,
+        left: &mut u64,
+        stamp: u64,
+        enter: &mut bool,
+    ) -> Option<Exit> {
         st.jit.left = *left;
         st.jit.left0 = *left;
         st.jit.retired0 = st.retired;
@@ -421,6 +451,14 @@ impl Jit {
         let word = self.mem.enter(self.rt.enter, code, st);
         let used = *left - st.jit.left;
         st.retired = st.jit.retired0;
+        let t = &mut self.blocks[j as usize];
+        t.entries += 1;
+        t.run += used;
+        if t.entries == JUDGE_ENTRIES {
+            t.bypass = t.run < JUDGE_ENTRIES as u64 * MIN_RUN;
+            *enter = !t.bypass;
+            (t.entries, t.run) = (0, 0);
+        }
         let id = ((word >> 8) & 0xFFFF_FFFF) as u32;
         match word & 0xFF {
             X_STOP => {
@@ -490,6 +528,7 @@ pub(crate) fn stamp(st: &State) -> u64 {
 
 /// Execute until an exit or until `budget` instructions have retired: the interpreter's
 /// run loop (`exec::run`), with translated code run wherever there is some.
+#[inline]
 pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: u64) -> Exit {
     if budget == 0 {
         return Exit::BudgetExhausted;
@@ -498,47 +537,63 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: 
         jit.flush(cache);
     }
     jit.pending = Via::Nothing;
+    let threshold = jit.threshold;
     let mut left = budget;
     let mut bi = match find_block(st, cache) {
         Ok(bi) => bi,
         Err(stop) => return stop_exit(stop),
     };
     loop {
-        if cache.clears != jit.clears {
-            jit.flush(cache);
-        }
-        if let Some(dead) = jit.stale.take()
-            && cache.blocks[bi as usize].jit != dead
-        {
-            jit.kill(dead);
-        }
-        let len = cache.blocks[bi as usize].ops.len();
-        // (A page walk for the lookup may have stored accessed bits to a page holding code
-        // or a watched one: the interpreter then stops after the block's first
-        // instruction, and so must we.)
-        let stamp = stamp(st);
-        if len as u64 <= left
-            && !st.smc
-            && let Some(j) = jit.translation(st, cache, bi, stamp)
-        {
-            jit.connect(j, st);
-            if let Some(exit) = jit.execute(st, j, &mut left, stamp) {
-                return exit;
+        let b = &mut cache.blocks[bi as usize];
+        let len = b.ops.len();
+        // A block still counting towards the threshold, or one to interpret for good (with
+        // no jump to link to its translation), goes straight to the interpreter; one with a
+        // translation to enter, or hot enough for one, takes the long way. (A page walk for
+        // the lookup may have stored accessed bits to a page holding code or a watched one:
+        // the interpreter then stops after the block's first instruction, and so must we.)
+        let long_way = if b.hits < threshold {
+            b.hits += 1;
+            false
+        } else {
+            b.hits != QUIET || !matches!(jit.pending, Via::Nothing)
+        };
+        if long_way && len as u64 <= left && !st.smc {
+            if cache.clears != jit.clears {
+                jit.flush(cache);
             }
-            if left == 0 {
-                return Exit::BudgetExhausted;
+            if let Some(dead) = jit.stale.take()
+                && cache.blocks[bi as usize].jit != dead
+            {
+                jit.kill(dead);
             }
-            bi = match find_block(st, cache) {
-                Ok(bi) => bi,
-                Err(stop) => return stop_exit(stop),
-            };
-            continue;
+            let translated = jit.translation(st, cache, bi);
+            if let Some((j, _, _)) = translated {
+                // Link the way here to it, even if the dispatcher will not enter it itself.
+                jit.connect(j, st);
+            }
+            if let Some((j, stamp, true)) = translated {
+                let mut enter = true;
+                let exit = jit.execute(st, j, &mut left, stamp, &mut enter);
+                if !enter {
+                    cache.blocks[bi as usize].hits = QUIET;
+                }
+                if let Some(exit) = exit {
+                    return exit;
+                }
+                if left == 0 {
+                    return Exit::BudgetExhausted;
+                }
+                bi = match find_block(st, cache) {
+                    Ok(bi) => bi,
+                    Err(stop) => return stop_exit(stop),
+                };
+                continue;
+            }
         }
         jit.pending = Via::Nothing;
         // Interpret the block, as `exec::run` does.
         let b = &mut cache.blocks[bi as usize];
         let stop = if len as u64 <= left {
-            b.hits = b.hits.saturating_add(1);
             st.eip = b.next_eip;
             exec_ops(st, &b.ops, len)
         } else {
@@ -563,9 +618,21 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: 
                 }
             }
         }
-        bi = match find_block(st, cache) {
-            Ok(bi) => bi,
-            Err(stop) => return stop_exit(stop),
+        // The block that last followed this one the same way, as `exec::run` does.
+        let b = &cache.blocks[bi as usize];
+        let which = (st.eip != b.next_eip) as usize;
+        let next = b.link[which];
+        let key = block_key(st.eip, st.user);
+        let epoch = st.epoch();
+        bi = match cache.blocks.get(next as usize) {
+            Some(n) if n.key == key && n.epoch == epoch => next,
+            _ => match find_block(st, cache) {
+                Ok(n) => {
+                    cache.blocks[bi as usize].link[which] = n;
+                    n
+                }
+                Err(stop) => return stop_exit(stop),
+            },
         };
     }
 }
