@@ -1,12 +1,13 @@
 //! Guest CPU speed: the three kernels of `crates/cpu/benches/kernels.c` (ALU loop,
 //! memory-heavy sieve, branchy quicksort), each linked with `mb.c` and `mb.S` into ONE
-//! static 32-bit ELF that runs natively as a Linux process, in our interpreter (which
-//! plays Linux for `write` and `exit`, and counts the instructions retired), and under
-//! QEMU as a multiboot kernel (which plays Linux itself). All three must compute the same
-//! result; MIPS everywhere is our instruction count over that run's time.
+//! static 32-bit ELF that runs natively as a Linux process, on both of our CPU engines
+//! (the harness plays Linux for `write` and `exit`; the CPU counts the instructions
+//! retired), and under QEMU as a multiboot kernel (which plays Linux itself). All must
+//! compute the same result; MIPS everywhere is our instruction count over that run's time.
 
 use crate::support;
 use crate::{machine, qemu};
+use cpu::{Engine, JitStats};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 pub const KERNELS: [(&str, &str); 3] =
     [("alu", "ALU loop"), ("sieve", "memory-heavy sieve"), ("sort", "branchy quicksort")];
 pub const NATIVE_RUNS: usize = 10;
+/// Runs of each of our engines.
 pub const INTERP_RUNS: usize = 5;
 pub const QEMU_RUNS: usize = 10;
 
@@ -24,7 +26,11 @@ pub struct Speed {
     /// Instructions retired, counted by the interpreter.
     pub insns: u64,
     pub native: Duration,
-    pub ours: Duration,
+    /// The interpreter and the translator.
+    pub interp: Duration,
+    pub jit: Duration,
+    /// What the translator did in its best run.
+    pub jit_stats: Option<JitStats>,
     /// Timed inside the Guest with RDTSC (host TSC under TCG).
     pub qemu: Option<Duration>,
     /// QEMU's wall time from spawn to exit, start-up and BIOS included.
@@ -112,16 +118,25 @@ fn under_qemu(elf: &Path) -> (Duration, Duration, u32) {
 pub fn measure(dir: &Path, with_qemu: bool) -> Vec<Speed> {
     let mut speeds = Vec::new();
     for (k, &(name, what)) in KERNELS.iter().enumerate() {
-        eprintln!("report: {name} kernel: native, interpreter, QEMU");
+        eprintln!("report: {name} kernel: native, interpreter, translator, QEMU");
         let elf = build(dir, k);
         let (native, nres) = support::native_kernel(&elf, NATIVE_RUNS);
-        let (mut ours, insns, ires) = support::interpreted_kernel(&elf);
-        for _ in 1..INTERP_RUNS {
-            let (t, n, r) = support::interpreted_kernel(&elf);
-            assert_eq!((n, r), (insns, ires), "{name}: interpreter runs differ");
-            ours = ours.min(t);
+        // The engines take turns, so that a busy spell of the machine falls on both.
+        let (mut interp, mut jit, mut jit_stats) = (Duration::MAX, Duration::MAX, None);
+        let mut insns = None;
+        for _ in 0..INTERP_RUNS {
+            for engine in [Engine::Interp, Engine::Jit] {
+                let (t, n, r, stats) = support::kernel_on(&elf, engine);
+                assert_eq!(r, nres, "{name}: the {engine} engine computed {r:#x}, the processor {nres:#x}");
+                assert_eq!(*insns.get_or_insert(n), n, "{name}: the {engine} engine retired a different count");
+                if engine == Engine::Interp {
+                    interp = interp.min(t);
+                } else if t < jit {
+                    (jit, jit_stats) = (t, stats);
+                }
+            }
         }
-        assert_eq!(ires, nres, "{name}: the interpreter computed {ires:#x}, the processor {nres:#x}");
+        let insns = insns.unwrap_or(0);
         let (mut qemu, mut qemu_wall) = (None, None);
         if with_qemu {
             let (inside, wall, qres) = under_qemu(&elf);
@@ -129,7 +144,7 @@ pub fn measure(dir: &Path, with_qemu: bool) -> Vec<Speed> {
             qemu = Some(inside);
             qemu_wall = Some(wall);
         }
-        speeds.push(Speed { name, what, insns, native, ours, qemu, qemu_wall });
+        speeds.push(Speed { name, what, insns, native, interp, jit, jit_stats, qemu, qemu_wall });
     }
     speeds
 }

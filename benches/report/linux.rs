@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 /// The line `/init` prints first.
 pub const USERSPACE_UP: &str = "init: userspace is up";
 
-/// `lguest run KERNEL --initrd <bundled initramfs> --cmdline quiet`.
-pub fn lguest(kernel: &std::path::Path) -> Command {
+/// `lguest run KERNEL --initrd <bundled initramfs> --cmdline quiet --cpu ENGINE`.
+pub fn lguest(kernel: &std::path::Path, engine: cpu::Engine) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lguest"));
     cmd.arg("run").arg(kernel).arg("--initrd").arg(images::linux::initramfs_path());
-    cmd.args(["--cmdline", "quiet"]);
+    cmd.args(["--cmdline", "quiet", "--cpu", engine.name()]);
     cmd
 }
 
@@ -135,15 +135,15 @@ fn runs_cmdline() -> String {
     format!("quiet {}", runs())
 }
 
-/// The programs in lguest-rs's Linux Guest.
-pub fn programs_in_lguest(runs: usize) -> Vec<f64> {
+/// The programs in lguest-rs's Linux Guest, on CPU engine `engine`.
+pub fn programs_in_lguest(runs: usize, engine: cpu::Engine) -> Vec<f64> {
     in_guest(runs, |cmdline| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lguest"));
         cmd.arg("run")
             .arg(images::linux::vmlinux_path())
             .arg("--initrd")
             .arg(images::linux::test_initramfs());
-        cmd.args(["--cmdline", cmdline]);
+        cmd.args(["--cmdline", cmdline, "--cpu", engine.name()]);
         cmd
     })
 }
