@@ -11,15 +11,19 @@
 //!
 //! How it is built:
 //! - `decode.rs` turns bytes into [`ops::Op`]s with iced-x86, once per block;
-//! - `exec.rs` caches those blocks and runs them;
+//! - `exec.rs` caches those blocks and runs them: the interpreter;
 //! - `ops/` holds the semantics by instruction family; `flags.rs` the lazy EFLAGS;
 //! - `fpu/` the x87: its state, formats, exact arithmetic and the instructions by family
 //!   (its module docs say what is exact and how it was checked against a real processor);
 //! - `state.rs` the registers and memory-access paths, `segments.rs` and `paging.rs` the
-//!   protection checks and the TLB, `mem.rs` guest RAM and self-modifying-code tracking.
+//!   protection checks and the TLB, `mem.rs` guest RAM and self-modifying-code tracking;
+//! - `jit/` translates hot blocks into x86-64 machine code (x86-64 Linux hosts only), on
+//!   top of the interpreter, which runs whatever it does not translate; `check.rs` runs
+//!   both in lockstep; `engine.rs` is the choice between them ([`Engine`]).
 //!
-//! The [`Vcpu`] trait is the narrow interface the Host drives, so that another engine can
-//! stand in for this interpreter and be checked against it on the same guests.
+//! The [`Vcpu`] trait is the narrow interface the Host drives; [`Cpu`] implements it on
+//! whichever engine [`Cpu::set_engine`] picked, all of them giving the same architectural
+//! results, which the `check` engine and the test suite hold them to.
 
 mod check;
 mod decode;
