@@ -205,7 +205,7 @@ impl std::hash::Hasher for KeyHasher {
 }
 
 /// Is a block found by address still what CS:EIP would decode to? Updates its epoch if so.
-fn revalidate(st: &mut State, b: &mut Block) -> bool {
+pub(crate) fn revalidate(st: &mut State, b: &mut Block) -> bool {
     let cs = st.segs[SegReg::Cs as usize];
     if b.eip != st.eip || b.cs_base != cs.base || b.cs_limit != cs.limit || b.cs_big != cs.big() {
         return false;
@@ -226,6 +226,10 @@ fn revalidate(st: &mut State, b: &mut Block) -> bool {
         if st.mem.version[page] != b.version2 || !st.mem.is_code[page] {
             return false;
         }
+    }
+    st.tlb.note_code_page(b.lin);
+    if b.phys2 != NO_PAGE {
+        st.tlb.note_code_page(b.lin2);
     }
     b.epoch = st.epoch();
     true
@@ -335,6 +339,10 @@ fn build_block(st: &mut State, cache: &mut CodeCache, lin: u32, user: bool) -> R
         }
     }
     drop_dead_flags(&mut cache.ops, &cache.effects, &mut cache.exact);
+    st.tlb.note_code_page(lin);
+    if phys2 != NO_PAGE {
+        st.tlb.note_code_page(lin2);
+    }
     let bi = cache.blocks.len() as u32;
     cache.blocks.push(Block {
         lin,

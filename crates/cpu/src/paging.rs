@@ -63,13 +63,37 @@ pub(crate) struct Tlb {
     /// `[supervisor entries..., user entries...]`; a fixed-size array, so that
     /// [`Tlb::index`] needs no bounds check.
     pub entries: Box<[TlbEntry; 2 * TLB_ENTRIES]>,
-    /// Bumped on every invalidation, so cached blocks know to re-check their translation.
+    /// Bumped on every invalidation that may concern cached blocks, so that they know to
+    /// re-check their translation.
     pub generation: u64,
+    /// A filter of the linear pages cached blocks were decoded from (a bit per hash of
+    /// the page number; set when a block is validated, cleared by `flush_all`): `invlpg`
+    /// of a page that holds no cached code leaves the blocks alone. (Updating a data page's
+    /// mapping is what page faults and copy-on-write do all the time.)
+    pub code_pages: [u64; CODE_FILTER_WORDS],
 }
+
+/// Words of [`Tlb::code_pages`].
+const CODE_FILTER_WORDS: usize = 64;
 
 impl Tlb {
     pub fn new() -> Tlb {
-        Tlb { entries: Box::new([EMPTY; 2 * TLB_ENTRIES]), generation: 0 }
+        Tlb { entries: Box::new([EMPTY; 2 * TLB_ENTRIES]), generation: 0, code_pages: [0; CODE_FILTER_WORDS] }
+    }
+
+    /// The filter bit of the linear page holding `lin`.
+    #[inline(always)]
+    fn code_bit(lin: u32) -> (usize, u64) {
+        let page = lin >> 12;
+        let h = (page ^ (page >> 12)) as usize & (CODE_FILTER_WORDS * 64 - 1);
+        (h / 64, 1 << (h % 64))
+    }
+
+    /// Note that a block decoded from the page holding `lin` is valid from now on.
+    #[inline(always)]
+    pub fn note_code_page(&mut self, lin: u32) {
+        let (w, b) = Tlb::code_bit(lin);
+        self.code_pages[w] |= b;
     }
 
     #[inline(always)]
@@ -79,6 +103,7 @@ impl Tlb {
 
     pub fn flush_all(&mut self) {
         self.entries.fill(EMPTY);
+        self.code_pages = [0; CODE_FILTER_WORDS];
         self.generation += 1;
     }
 
@@ -90,7 +115,10 @@ impl Tlb {
                 *e = EMPTY;
             }
         }
-        self.generation += 1;
+        let (w, b) = Tlb::code_bit(lin);
+        if self.code_pages[w] & b != 0 {
+            self.generation += 1;
+        }
     }
 
     /// Stop fast-path writes to physical page `phys` (it now holds decoded code, or is

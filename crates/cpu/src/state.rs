@@ -99,6 +99,12 @@ pub(crate) struct JitCtx {
     /// Guest RAM and the TLB, for the generated code's fast paths.
     pub ram: u64,
     pub tlb: u64,
+    /// The translator's table of translations, the block cache and the code memory, for
+    /// the callback that revalidates a block from inside translated code (set for the
+    /// duration of one entry; see `jit::native::revalidate`).
+    pub translations: u64,
+    pub cache: u64,
+    pub code: u64,
 }
 
 impl State {

@@ -124,6 +124,9 @@ pub(crate) struct Runtime {
     /// CF of the lazy flags into R9D (the common kinds inline, others through
     /// `carry_thunk`), preserving every register but R8 and the flags.
     pub carry: usize,
+    /// Revalidate translation R9D in place (R8 = 1 if it may run), preserving every
+    /// other register.
+    pub revalidate_thunk: usize,
     /// A jump-cache miss for target R8D.
     pub miss: usize,
     pub len: usize,
@@ -175,11 +178,12 @@ pub(crate) fn runtime(base: usize) -> (Vec<u8>, Runtime) {
 
     let cond = super::native::condition as *const () as usize;
     let carry = super::native::carry as *const () as usize;
-    for (which, f) in [(0, cond), (1, carry)] {
-        if which == 0 {
-            rt.cond_thunk = a.offset().0;
-        } else {
-            rt.carry_thunk = a.offset().0;
+    let revalidate = super::native::revalidate as *const () as usize;
+    for (which, f) in [(0, cond), (1, carry), (2, revalidate)] {
+        match which {
+            0 => rt.cond_thunk = a.offset().0,
+            1 => rt.carry_thunk = a.offset().0,
+            _ => rt.revalidate_thunk = a.offset().0,
         }
         let f = f as i64;
         dynasm!(a
@@ -888,10 +892,19 @@ impl<'a> Emitter<'a> {
             jmp_abs(&mut self.a, inp.base, exit);
             out_sites.push((at, stub));
         }
+        // A stale stamp: revalidate in place (the block's page may well still be mapped and
+        // unchanged after a TLB flush); if it is not valid, the dispatcher looks again.
         let code = X_STALE | (inp.id as u64) << 8;
         dynasm!(self.a
             ; .arch x64
             ; =>stale
+            ; mov r9d, inp.id as i32
+        );
+        call_abs(&mut self.a, inp.base, inp.arena + inp.rt.revalidate_thunk);
+        dynasm!(self.a
+            ; .arch x64
+            ; test r8d, r8d
+            ; jnz =>loop_entry
             ; mov DWORD [r15 + EIP], inp.eip as i32
             ; mov r8, QWORD code as i64
         );

@@ -38,7 +38,7 @@
 //! problem with code that runs a few times.
 //!
 //! `native.rs` holds every `unsafe` block of the engine: the two mappings of the arena,
-//! the call into generated code, and the three callbacks generated code makes.
+//! the call into generated code, and the four callbacks generated code makes.
 
 mod emit;
 mod native;
@@ -125,7 +125,9 @@ impl JumpCache {
     }
 }
 
-struct Translation {
+pub(crate) struct Translation {
+    /// The block (of the interpreter's cache) it translates.
+    bi: u32,
     /// Offset of the head in the arena (the stamp slot is the 8 bytes before).
     entry: usize,
     eip: u32,
@@ -185,8 +187,15 @@ pub(crate) struct Jit {
 impl Jit {
     /// A translator, if the host lets us map executable memory.
     pub(crate) fn new() -> Option<Jit> {
-        let mut mem = CodeMemory::new(ARENA)?;
+        let mem = CodeMemory::new(ARENA)?;
         let (code, rt) = emit::runtime(mem.exec_addr(0));
+        if std::env::var("JITDBG").is_ok() {
+            eprintln!(
+                "rt enter {:#x} exit {:#x} op {:#x} cond {:#x} carrythunk {:#x} carry {:#x} miss {:#x} len {:#x}",
+                rt.enter, rt.exit, rt.op_thunk, rt.cond_thunk, rt.carry_thunk, rt.carry, rt.miss, rt.len
+            );
+            std::fs::write("/tmp/rt.bin", &code).ok();
+        }
         mem.write(0, &code);
         let mut jit = Jit {
             mem,
@@ -326,6 +335,7 @@ impl Jit {
             self.sites.push(Site { at: base + at, stub: base + stub, linked: false });
         }
         self.blocks.push(Translation {
+            bi,
             entry,
             eip: b.eip,
             user: b.user,
@@ -436,6 +446,7 @@ impl Jit {
     fn execute(
         &mut self,
         st: &mut State,
+        cache: &mut CodeCache,
         j: u32,
         left: &mut u64,
         stamp: u64,
@@ -448,6 +459,11 @@ impl Jit {
         st.jit.ram = st.mem.bytes.as_ptr() as u64;
         st.jit.tlb = st.tlb.entries.as_ptr() as u64;
         let code = self.mem.exec_addr(self.blocks[j as usize].entry);
+        // For the revalidation callback (`native::revalidate`): neither the table nor the
+        // cache is touched here until the code returns.
+        st.jit.translations = &mut self.blocks as *mut Vec<Translation> as u64;
+        st.jit.cache = cache as *mut CodeCache as u64;
+        st.jit.code = &self.mem as *const CodeMemory as u64;
         let word = self.mem.enter(self.rt.enter, code, st);
         let used = *left - st.jit.left;
         st.retired = st.jit.retired0;
@@ -573,7 +589,7 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: 
             }
             if let Some((j, stamp, true)) = translated {
                 let mut enter = true;
-                let exit = jit.execute(st, j, &mut left, stamp, &mut enter);
+                let exit = jit.execute(st, cache, j, &mut left, stamp, &mut enter);
                 if !enter {
                     cache.blocks[bi as usize].hits = QUIET;
                 }
@@ -640,9 +656,38 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: 
 /// The callbacks generated code makes, in safe Rust (`native.rs` turns the raw pointers
 /// into references).
 mod helpers {
-    use super::stamp;
+    use super::native::CodeMemory;
+    use super::{Translation, emit, stamp};
+    use crate::exec::{self, CodeCache};
     use crate::ops::Op;
     use crate::state::State;
+
+    /// Revalidate translation `j`, whose head found its stamp stale, as the dispatcher's
+    /// block lookup would (`exec::revalidate`: the same translations of the same pages):
+    /// 1 if it is still the code at its address, now stamped valid; 0 to leave for the
+    /// dispatcher (gone, replaced, or the lookup stored an accessed bit it must react to).
+    pub(super) fn revalidate(
+        st: &mut State,
+        translations: &mut [Translation],
+        cache: &mut CodeCache,
+        code: &CodeMemory,
+        j: u32,
+    ) -> u64 {
+        let Some(t) = translations.get_mut(j as usize) else { return 0 };
+        if t.dead || t.user != st.user || t.flat != emit::flat_mask(st) {
+            return 0;
+        }
+        let Some(b) = cache.blocks.get_mut(t.bi as usize) else { return 0 };
+        // (Translated code does not keep EIP up to date; the lookup is for this block's.)
+        st.eip = t.eip;
+        if b.jit != j || !exec::revalidate(st, b) || st.smc {
+            return 0;
+        }
+        let now = st.jit.stamp;
+        t.stamp = now;
+        code.write(t.entry - 8, &now.to_le_bytes());
+        1
+    }
 
     /// Run `op` with its interpreter handler, as instruction `i` of a block of
     /// `block_len` (EIP is already the block's fall-through, as the interpreter has it).

@@ -1,5 +1,5 @@
 //! Everything `unsafe` the translator needs, and nothing else: the memory generated code
-//! lives in, the call into it, and the three functions generated code calls back.
+//! lives in, the call into it, and the four functions generated code calls back.
 //!
 //! **Code memory is never writable and executable at once.** One `memfd` is mapped twice:
 //! a read-write view the translator writes and patches through, and a read-execute view
@@ -15,6 +15,8 @@
 //! by the dispatcher, between two entries into generated code, on the one thread that
 //! runs it.
 
+use super::Translation;
+use crate::exec::CodeCache;
 use crate::ops::Op;
 use crate::state::State;
 use std::ptr::NonNull;
@@ -69,15 +71,18 @@ impl CodeMemory {
         self.rx.as_ptr() as usize + offset
     }
 
-    /// Copy `bytes` to `offset` through the writable view.
-    pub(crate) fn write(&mut self, offset: usize, bytes: &[u8]) {
+    /// Copy `bytes` to `offset` through the writable view. (The mapped bytes are no Rust
+    /// object, so a shared reference to the arena may write them: the dispatcher does
+    /// between entries, and the revalidation callback does to a block's stamp while the
+    /// code it returns to is not running.)
+    pub(crate) fn write(&self, offset: usize, bytes: &[u8]) {
         assert!(
             offset.checked_add(bytes.len()).is_some_and(|end| end <= self.size),
             "code write out of the arena"
         );
         // SAFETY: the range was just checked to lie inside the read-write mapping, which is
-        // ours alone (no Rust reference points into it); nothing runs the code while the
-        // dispatcher writes (one thread, between entries).
+        // ours alone (no Rust reference points into it); the one thread that runs the code
+        // writes it, never while the bytes written are being executed.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.rw.as_ptr().add(offset), bytes.len()) };
     }
 
@@ -126,6 +131,23 @@ pub(crate) extern "sysv64" fn run_op(st: *mut State, op: *const Op, block_len: u
     // together with the arena).
     let (st, op) = unsafe { (&mut *st, &*op) };
     super::helpers::run_op(st, op, block_len)
+}
+
+/// Called by a block head whose stamp is stale, to revalidate translation `id` in place.
+pub(crate) extern "sysv64" fn revalidate(st: *mut State, id: u32) -> u64 {
+    // SAFETY: `st` as for `run_op`. The three pointers in `st.jit` were set by
+    // `Jit::execute` from its exclusive borrows of the translations table and the block
+    // cache and a shared one of the code memory, none of which it uses until the generated
+    // code returns; nothing else refers to them meanwhile (the table and the cache are
+    // not touched by `Jit::execute` during the call, the code memory is only shared).
+    let (st, translations, cache, code) = unsafe {
+        let st = &mut *st;
+        let t = &mut *(st.jit.translations as *mut Vec<Translation>);
+        let c = &mut *(st.jit.cache as *mut CodeCache);
+        let m = &*(st.jit.code as *const CodeMemory);
+        (st, t, c, m)
+    };
+    super::helpers::revalidate(st, translations, cache, code, id)
 }
 
 /// Called by generated code to evaluate condition `cc` from the lazy flags.
