@@ -273,3 +273,54 @@ fn state_line(st: &State) -> String {
         st.retired
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Cpu, Descriptor, Engine, Exit, PhysMem, Reg, Runner, SegReg, Vcpu};
+
+    /// A flat ring-0 CPU on the check engine about to run `inc eax; inc eax; int 0x80`.
+    fn machine() -> Cpu {
+        let mut mem = PhysMem::new(1 << 16);
+        mem.write(0x1000, &[0x40, 0x40, 0xCD, 0x80]).unwrap();
+        let mut cpu = Cpu::with_engine(mem, Engine::Check);
+        cpu.set_jit_threshold(0);
+        cpu.set_gdt_entry(1, Descriptor::new(0, 0xFFFFF, 0x9A, 0xC));
+        cpu.set_gdt_entry(2, Descriptor::new(0, 0xFFFFF, 0x92, 0xC));
+        cpu.load_segment(SegReg::Cs, 0x08).unwrap();
+        for s in [SegReg::Ds, SegReg::Es, SegReg::Ss] {
+            cpu.load_segment(s, 0x10).unwrap();
+        }
+        cpu.set_reg(Reg::Esp, 0x8000);
+        cpu.set_eip(0x1000);
+        cpu
+    }
+
+    #[test]
+    fn both_engines_agreeing_run_as_one() {
+        let mut cpu = machine();
+        assert_eq!(cpu.run(100), Exit::SoftInt { vector: 0x80, len: 2 });
+        assert_eq!(cpu.reg(Reg::Eax), 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "the CPU engines diverged")]
+    fn a_register_the_engines_disagree_on_stops_everything() {
+        let mut cpu = machine();
+        // Change the reference's EAX behind the mirroring's back.
+        if let Runner::Check(c) = &mut cpu.runner {
+            c.reference.regs[Reg::Eax as usize] = 5;
+        }
+        cpu.run(100);
+    }
+
+    #[test]
+    #[should_panic(expected = "RAM at 0x3000")]
+    fn memory_the_engines_disagree_on_stops_everything() {
+        let mut cpu = machine();
+        if let Runner::Check(c) = &mut cpu.runner {
+            // Not a write the Host made through the CPU (that is copied over): a difference.
+            c.reference.mem.bytes[0x3000] = 1;
+        }
+        cpu.run(100);
+    }
+}
