@@ -112,7 +112,14 @@ fn parse_original(args: &[String]) -> Result<Launch, String> {
     config.mem_size = mib.checked_mul(1 << 20).ok_or_else(|| format!("{mib} MiB is too much memory"))?;
     config.cmdline = kernel_args.join(" ");
     // (The engine: $LGUEST_CPU, or the default.)
-    Ok(Launch { name: kernel.clone(), kernel: Kernel::File(PathBuf::from(kernel)), initrd, config, trace, cpu: None })
+    Ok(Launch {
+        name: kernel.clone(),
+        kernel: Kernel::File(PathBuf::from(kernel)),
+        initrd,
+        config,
+        trace,
+        cpu: None,
+    })
 }
 
 #[cfg(test)]

@@ -128,7 +128,11 @@ pub fn measure(dir: &Path, with_qemu: bool) -> Vec<Speed> {
             for engine in [Engine::Interp, Engine::Jit] {
                 let (t, n, r, stats) = support::kernel_on(&elf, engine);
                 assert_eq!(r, nres, "{name}: the {engine} engine computed {r:#x}, the processor {nres:#x}");
-                assert_eq!(*insns.get_or_insert(n), n, "{name}: the {engine} engine retired a different count");
+                assert_eq!(
+                    *insns.get_or_insert(n),
+                    n,
+                    "{name}: the {engine} engine retired a different count"
+                );
                 if engine == Engine::Interp {
                     interp = interp.min(t);
                 } else if t < jit {

@@ -233,7 +233,8 @@ fn main() {
     // Linux.
     eprintln!("report: Linux boot x{LINUX_BOOT_RUNS}");
     let up = linux::USERSPACE_UP;
-    let linux_boot = |kernel: &Path, engine| linux::time_to_line(LINUX_BOOT_RUNS, up, || linux::lguest(kernel, engine));
+    let linux_boot =
+        |kernel: &Path, engine| linux::time_to_line(LINUX_BOOT_RUNS, up, || linux::lguest(kernel, engine));
     let linux_vmlinux = linux_boot(&images::linux::vmlinux_path(), Engine::Jit);
     let linux_bzimage = linux_boot(&images::linux::bzimage_path(), Engine::Jit);
     let linux_vmlinux_interp = linux_boot(&images::linux::vmlinux_path(), Engine::Interp);
@@ -364,7 +365,9 @@ fn main() {
     for s in &speeds {
         let cell = |d: Duration| format!("{:.0} MIPS ({:.3} s)", s.mips(d), d.as_secs_f64());
         let qemu = s.qemu.map_or("–".into(), cell);
-        let vs_qemu = |d: Duration| s.qemu.map_or("–".into(), |q| format!("{:.2}×", q.as_secs_f64() / d.as_secs_f64()));
+        let vs_qemu = |d: Duration| {
+            s.qemu.map_or("–".into(), |q| format!("{:.2}×", q.as_secs_f64() / d.as_secs_f64()))
+        };
         let _ = writeln!(
             w,
             "| {} (`{}`) | {} | {} | {} | {} | {} | {} | {} | {:.1}× slower |",
@@ -445,7 +448,8 @@ fn main() {
     for h in &HOT_PATHS {
         let (i, o) = (ours_by_engine[0].ns(h.ours), ours.get(h.ours).unwrap_or(f64::NAN));
         let q = h.qemu.and_then(|n| theirs.get(n)).unwrap_or(f64::NAN);
-        let r = |a: f64, b: f64| if a.is_nan() || b.is_nan() { "–".into() } else { format!("{:.2}", a / b) };
+        let r =
+            |a: f64, b: f64| if a.is_nan() || b.is_nan() { "–".into() } else { format!("{:.2}", a / b) };
         let _ = writeln!(
             w,
             "| {} | {} | {} | {} | {} | {} | {} |",
