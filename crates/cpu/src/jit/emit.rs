@@ -46,7 +46,7 @@ use crate::segments::Segment;
 use crate::state::{JitCtx, REG_NONE, State};
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
-use iced_x86::{FlowControl, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Code, FlowControl, Instruction, Mnemonic, OpKind, Register};
 use std::mem::offset_of;
 
 type Asm = VecAssembler<X64Relocation>;
@@ -787,7 +787,8 @@ impl<'a> Emitter<'a> {
             M::Jmp if ins.op_kind(0) == OpKind::NearBranch32 && branch_ok(ins.near_branch32()) => {
                 How::Jmp { target: ins.near_branch32() }
             }
-            M::Jmp if w0 == 4 => match o(0) {
+            // (Near only: a far pointer `m16:16` is four bytes too.)
+            M::Jmp if ins.code() == Code::Jmp_rm32 => match o(0) {
                 Some(src @ (Opd::R(_) | Opd::M)) => How::JmpInd { src },
                 _ => How::Helper,
             },
@@ -799,7 +800,7 @@ impl<'a> Emitter<'a> {
             {
                 How::Call { target: ins.near_branch32() }
             }
-            M::Call if stack_ok && w0 == 4 => match o(0) {
+            M::Call if stack_ok && ins.code() == Code::Call_rm32 => match o(0) {
                 Some(src @ (Opd::R(_) | Opd::M)) => How::CallInd { src },
                 _ => How::Helper,
             },
