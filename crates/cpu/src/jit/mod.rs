@@ -182,6 +182,9 @@ pub(crate) struct Jit {
     stale: Option<u32>,
     insns: Vec<Instruction>,
     bytes: Vec<u8>,
+    /// `$LGUEST_JIT_DUMP`: a directory to write each translation to, Guest instructions
+    /// beside the code made for them (QEMU's `-d in_asm,out_asm`).
+    dump: Option<std::path::PathBuf>,
 }
 
 impl Jit {
@@ -212,6 +215,7 @@ impl Jit {
             stale: None,
             insns: Vec::new(),
             bytes: Vec::new(),
+            dump: std::env::var_os("LGUEST_JIT_DUMP").map(Into::into),
         };
         jit.reset();
         Some(jit)
@@ -329,6 +333,9 @@ impl Jit {
             return None;
         };
         self.mem.write(base, &out.code);
+        if let Some(dir) = &self.dump {
+            dump(dir, id, &self.insns, &out, self.mem.exec_addr(base));
+        }
         let entry = base + out.entry;
         self.mem.write(entry - 8, &stamp.to_le_bytes());
         for &(at, stub) in &out.sites {
@@ -528,6 +535,32 @@ impl Jit {
             }
         }
     }
+}
+
+/// Write translation `id` to `dir/ID-EIP.txt`: the Guest's instructions, then the machine
+/// code (at executable address `addr`), both disassembled. A developer's aid: failures
+/// are ignored.
+fn dump(dir: &std::path::Path, id: u32, insns: &[Instruction], out: &emit::Output, addr: usize) {
+    use iced_x86::{Formatter, GasFormatter};
+    use std::fmt::Write;
+    let mut text = String::new();
+    let mut f = GasFormatter::new();
+    let _ = writeln!(text, "translation {id}: {} Guest instructions, {} native", insns.len(), out.native);
+    for ins in insns {
+        let mut s = String::new();
+        f.format(ins, &mut s);
+        let _ = writeln!(text, "  {:08x}  {s}", ins.ip32());
+    }
+    let _ = writeln!(text, "code at {addr:#x}, head at +{:#x}, {} bytes:", out.entry, out.code.len());
+    let mut d = Decoder::with_ip(64, &out.code, addr as u64, DecoderOptions::NONE);
+    for ins in &mut d {
+        let mut s = String::new();
+        f.format(&ins, &mut s);
+        let _ = writeln!(text, "  {:6x}  {s}", ins.ip() - addr as u64);
+    }
+    let eip = insns.first().map_or(0, |i| i.ip32());
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(dir.join(format!("{id:05}-{eip:08x}.txt")), text);
 }
 
 /// The threshold `$LGUEST_JIT_THRESHOLD` asks for (a developer's knob: 0 translates every
