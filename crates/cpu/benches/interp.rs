@@ -60,7 +60,7 @@ fn main() {
         }
         let path = compile(k);
         let (nt, nres) = support::native_kernel(&path, NATIVE_RUNS);
-        let mut runs = |engine: Engine| {
+        let runs = |engine: Engine| {
             let (mut best, insns, res, mut stats) = support::kernel_on(&path, engine);
             for _ in 1..INTERP_RUNS {
                 let (t, n, r, s) = support::kernel_on(&path, engine);

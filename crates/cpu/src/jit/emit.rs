@@ -36,6 +36,10 @@
 //! a jump to the block's own start goes straight to the budget check. Indirect jumps
 //! (RET, `jmp r/m`) probe a jump cache inline.
 
+// dynasm's dynamic-register syntax (`Rd(n)`) expands to a conversion of `n` into a
+// register number, a no-op for the `u8`s used here.
+#![allow(clippy::useless_conversion)]
+
 use super::{JcEntry, JumpCache, X_BUDGET, X_CHAIN, X_INDIRECT, X_STALE, X_STOP};
 use crate::flags::{CcKind, Lazy};
 use crate::mem::PAGE_MASK;
@@ -135,8 +139,7 @@ pub(crate) struct Runtime {
 /// Emit the runtime at executable address `base`.
 pub(crate) fn runtime(base: usize) -> (Vec<u8>, Runtime) {
     let mut a = Asm::new(base);
-    let mut rt = Runtime::default();
-    rt.enter = a.offset().0;
+    let mut rt = Runtime { enter: a.offset().0, ..Runtime::default() };
     dynasm!(a
         ; .arch x64
         ; push rbx ; push rbp ; push r12 ; push r13 ; push r14 ; push r15
