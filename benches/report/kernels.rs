@@ -43,12 +43,16 @@ impl Speed {
     }
 }
 
-const CFLAGS: [&str; 12] = [
+/// As `crates/cpu/benches/interp.rs` builds kernels.c (whose floating-point kernels use
+/// the x87 and `__builtin_sqrt` without a C library).
+const CFLAGS: [&str; 14] = [
     "-m32",
     "-O2",
     "-march=i686",
     "-mno-sse",
     "-mno-mmx",
+    "-mfpmath=387",
+    "-fno-math-errno",
     "-ffreestanding",
     "-nostdlib",
     "-static",
