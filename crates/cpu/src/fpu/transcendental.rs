@@ -96,19 +96,46 @@ fn horner(t: R, n: u32, term: impl Fn(u32) -> R) -> R {
     acc
 }
 
-/// sin(r) and cos(r) for |r| below about π/4 + a little.
+/// The processor's polynomial for sine on the reduced argument: sin r ≈ r + r^3 * S(r^2),
+/// S's coefficients here (r^3 to r^15), fitted to its measured errors (see the module docs).
+const SIN_POLY: [R; 7] = [
+    R { neg: true, exp: -130, m: 0xaaaaaaaaaaaaaa972a5b80f15ee9fac6 }, // -0.166666666666666666402376016602
+    R { neg: false, exp: -134, m: 0x8888888888885699ac70c1eb56040d11 }, // 0.00833333333333332250582997529434
+    R { neg: true, exp: -140, m: 0xd00d00d00c5369738ac44057aefed2f5 }, // -0.000198412698412548011497257245416
+    R { neg: false, exp: -146, m: 0xb8ef1d299846a4a5c9e8711a9b2c2165 }, // 0.00000275573192140650385173189160889
+    R { neg: true, exp: -153, m: 0xd7322946b5f6b6c27cef0ee18f3467d4 }, // -0.000000025052104881620433678417856058
+    R { neg: false, exp: -160, m: 0xb0904616c62535014b00b66ca0fa3895 }, // 1.60583630961510486593210051203e-10
+    R { neg: true, exp: -168, m: 0xd551197628fc743d8e77fc1eaa34d227 }, // -7.57853494671030167410742540605e-13
+];
+/// Its polynomial for cosine: cos r ≈ 1 - r^2/2 + r^4 * C(r^2), C's coefficients (r^4 to
+/// r^16).
+const COS_POLY: [R; 7] = [
+    R { neg: false, exp: -132, m: 0xaaaaaaaaaaaaaaa4369219f0fbe72bc8 }, // 0.0416666666666666666448013587177
+    R { neg: true, exp: -137, m: 0xb60b60b60b609b2576a2dceea8bd23f7 },  // -0.00138888888888888815981434753722
+    R { neg: false, exp: -143, m: 0xd00d00d00cab7eeb37b1a84f9d09b2d5 }, // 0.0000248015873015780515081074769951
+    R { neg: true, exp: -149, m: 0x93f27dbb3eb0b91b994716444daf3428 }, // -0.000000275573192181620028069501512011
+    R { neg: false, exp: -156, m: 0x8f76c698b15deee5fa492e9c5daa50b4 }, // 0.00000000208767549835373700670333045439
+    R { neg: true, exp: -164, m: 0xc9c9eaff94f3f62d465562422477cb9d },  // -1.147036198520401397864765876e-11
+    R { neg: false, exp: -172, m: 0xd585adf235a525a5a1295e09d9438d92 }, // 4.74114493126003450369402447167e-14
+];
+
+/// `sum c[i] t^i` by Horner's rule.
+fn poly(t: R, c: &[R]) -> R {
+    let mut acc = c[c.len() - 1];
+    for &ci in c[..c.len() - 1].iter().rev() {
+        acc = ci.add(acc.mul(t));
+    }
+    acc
+}
+
+/// sin(r) and cos(r) for |r| <= π/4 (a little more), as the processor's polynomials give
+/// them.
 fn sin_cos_small(r: R) -> (R, R) {
     let r2 = r.mul(r);
-    let neg_r2 = r2.neg();
-    // sin r = r * sum (-r^2)^n / (2n+1)!, cos r = sum (-r^2)^n / (2n)!: 17 terms reach
-    // 2^-128 for |r| < 0.9.
-    let mut s = R::ONE;
-    let mut c = R::ONE;
-    for n in (1..=17u64).rev() {
-        s = R::ONE.add(s.mul(neg_r2).div_int((2 * n) * (2 * n + 1)));
-        c = R::ONE.add(c.mul(neg_r2).div_int((2 * n - 1) * (2 * n)));
-    }
-    (r.mul(s), c)
+    let s = r.add(r.mul(r2).mul(poly(r2, &SIN_POLY)));
+    let half_r2 = R { exp: r2.exp - 1, ..r2 };
+    let c = R::ONE.sub(half_r2).add(r2.mul(r2).mul(poly(r2, &COS_POLY)));
+    (s, c)
 }
 
 /// sin(x) and cos(x) as the x87 computes them: x reduced modulo its 66-bit π/2
