@@ -884,7 +884,18 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
                 continue;
             }
             match last_bit_only(nr, or) {
-                Some(_) => off += 1,
+                Some(_) => {
+                    off += 1;
+                    if std::env::var_os("X87_SHOW_OFF").is_some() {
+                        eprintln!(
+                            "off: {} in {} native {} ours {}",
+                            g.ins,
+                            describe_state(&p.data[at..at + 108]),
+                            describe_state(nr),
+                            describe_state(or)
+                        );
+                    }
+                }
                 None => {
                     if failures.len() < 30 {
                         failures.push(format!(

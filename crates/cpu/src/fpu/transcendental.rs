@@ -135,22 +135,43 @@ const COS_POLY: [R; 7] = [
     R { neg: false, exp: -172, m: 0xd585adf235a525a5a1295e09d9438d92 }, // 4.74114493126003450369402447167e-14
 ];
 
-/// `sum c[i] t^i` by Horner's rule.
-fn poly(t: R, c: &[R]) -> R {
+/// The precision of the processor's internal arithmetic: 68 significant bits, rounded to
+/// nearest after every operation (see the module docs).
+const INTERNAL_BITS: u32 = 68;
+
+/// `a * b` and `a + b` as the processor's internal arithmetic does them.
+fn mul68(a: R, b: R) -> R {
+    a.mul(b).round_to(INTERNAL_BITS)
+}
+
+fn add68(a: R, b: R) -> R {
+    a.add(b).round_to(INTERNAL_BITS)
+}
+
+/// `sum c[i] t^i` by Horner's rule in the internal arithmetic.
+fn horner68(t: R, c: &[R]) -> R {
     let mut acc = c[c.len() - 1];
     for &ci in c[..c.len() - 1].iter().rev() {
-        acc = ci.add(acc.mul(t));
+        acc = add68(mul68(acc, t), ci);
     }
     acc
 }
 
-/// sin(r) and cos(r) for |r| <= π/4 (a little more), as the processor's polynomials give
-/// them.
+/// -1/2, cosine's second coefficient.
+const MINUS_HALF: R = R { neg: true, exp: -128, m: 1 << 127 };
+
+/// sin(r) and cos(r) for |r| <= π/4 (a little more), as the processor evaluates its
+/// polynomials: r^2, r^3 and every step of Horner's rule rounded to 68 bits, and the
+/// leading term (r, or 1) added exactly, so that the one rounding left is the result's.
 fn sin_cos_small(r: R) -> (R, R) {
-    let r2 = r.mul(r);
-    let s = r.add(r.mul(r2).mul(poly(r2, &SIN_POLY)));
-    let half_r2 = R { exp: r2.exp - 1, ..r2 };
-    let c = R::ONE.sub(half_r2).add(r2.mul(r2).mul(poly(r2, &COS_POLY)));
+    let r2 = mul68(r, r);
+    let r3 = mul68(r2, r);
+    let s = r.add(mul68(horner68(r2, &SIN_POLY), r3));
+    let mut c = COS_POLY[COS_POLY.len() - 1];
+    for &ci in COS_POLY[..COS_POLY.len() - 1].iter().rev().chain([MINUS_HALF].iter()) {
+        c = add68(mul68(c, r2), ci);
+    }
+    let c = R::ONE.add(mul68(c, r2));
     (s, c)
 }
 
@@ -224,8 +245,9 @@ pub(crate) fn trig<const F: u8>(st: &mut State, op: &Op) -> Res {
             _ => (Outcome::exact(x), one),
         },
         _ if x.exp() as i32 >= BIAS + 63 => {
-            // Out of range: nothing changes but C2.
-            fpu.sw |= sw::C2;
+            // Out of range: the operand stays, C2 is set and C1 cleared (as the processor
+            // does).
+            fpu.sw = (fpu.sw | sw::C2) & !sw::C1;
             return Ok(());
         }
         c => {
