@@ -865,6 +865,8 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     let (mut all_cases, mut all_off) = (0, 0);
+    // The worst of FSIN, FCOS and FSINCOS, per mille.
+    let mut sin_cos_off = 0;
     for g in &p.groups {
         let (mut off, mut results) = (0, 0);
         for n in 0..g.count {
@@ -912,6 +914,9 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
         all_cases += results;
         all_off += off;
         report.push(format!("{} {off}/{results}", format!("{:?}", g.ins.mnemonic()).to_lowercase()));
+        if matches!(g.ins.mnemonic(), Mnemonic::Fsin | Mnemonic::Fcos | Mnemonic::Fsincos) {
+            sin_cos_off = sin_cos_off.max(off * 1000 / results.max(1));
+        }
     }
     let summary = format!(
         "x87 transcendentals: {all_cases} cases; results one unit in the last place from the host's: {all_off} ({:.2}%): {}",
@@ -926,9 +931,11 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
         failures.len(),
         failures.join("\n")
     );
-    // FSIN, FCOS and FSINCOS follow the processor's polynomials; the others are correctly
-    // rounded, which the processor is not (see the FPU's module docs): 2.13% measured.
-    assert!(all_off * 1000 <= all_cases * 22, "{summary}: more than 2.2% off in the last bit");
+    // FSIN, FCOS and FSINCOS compute as the processor does (0.07-0.1% off measured, from the
+    // noise left in the fitted polynomials); the others are correctly rounded, which the
+    // processor is not (see the FPU's module docs): 1.81% off in all measured.
+    assert!(sin_cos_off <= 2, "{summary}: FSIN, FCOS or FSINCOS more than 0.2% off in the last bit");
+    assert!(all_off * 1000 <= all_cases * 19, "{summary}: more than 1.9% off in the last bit");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,27 +11,36 @@
 //! the results follow that π, not the true one); operands of magnitude 2^63 or more are
 //! left alone with C2 set.
 //!
-//! What the processor computes (measured on an AMD EPYC, family 19h, against MPFR: each
-//! case tells on which side of the rounding boundary the processor's internal value lay,
-//! so cases whose true value lies near a boundary map its error):
+//! What the processor computes, measured on this AMD EPYC (family 19h) against MPFR. A
+//! case whose true value lies near a rounding boundary tells on which side the processor's
+//! internal value lay; many such cases in a narrow window of operands give its error
+//! there (its mean, and its spread from one operand to the next).
 //! - FSIN and FCOS (and FSINCOS) evaluate fixed polynomials on the reduced argument r,
-//!   |r| <= π/4: sin r ≈ r + r^3 S(r^2) of degree 15 and cos r ≈ 1 - r^2/2 + r^4 C(r^2) of
-//!   degree 16. Their error against the true functions is smooth and equi-oscillating
-//!   (about 2^-68.7 relative for sine, the signature of a minimax polynomial), so it can be
-//!   measured window by window and the polynomials recovered by a least-squares fit to the
-//!   measured values: [`SIN_POLY`] and [`COS_POLY`], whose residual against the
-//!   measurements is 0.0007 and 0.0004 units in the last place. What remains is the noise
-//!   of the processor's own rounding inside the evaluation (up to about 0.035 units in the
-//!   last place for cosine near π/4, growing as r^2, much less for sine), which this
-//!   model does not reproduce: 0.6-0.8% of results differ in the last bit.
-//! - FPTAN, F2XM1, FYL2X and FYL2XP1 show an error that is not smooth: it jumps from one
-//!   operand to the next (within ±0.06-0.12 units in the last place, a spread like that of
-//!   several roundings at about 68 bits), so it comes from the rounding inside the
-//!   evaluation, not from its approximation. FPTAN is not sin/cos from the polynomials
-//!   above (with or without rounding them to 64-72 bits first: worse than correct
-//!   rounding). Without the processor's evaluation order and internal precision these are
-//!   correctly rounded here; 2.7-5.3% of their results differ in the last bit.
-//! - FPATAN adds its quadrant with the 66-bit π too; its own error is small (0.7%).
+//!   |r| <= π/4: sin r = r + r^3 S(r^2), degree 15, and cos r = 1 + r^2 C(r^2), degree
+//!   16. Their mean error against the true functions is smooth and equi-oscillating (about
+//!   2^-68.7 relative for sine: a minimax polynomial), so the polynomials were recovered
+//!   by a least-squares fit to the measured errors of 200 windows over [0, π/4]:
+//!   [`SIN_POLY`], [`COS_POLY`] (residual 0.0007 and 0.0004 units in the last place, the
+//!   measurement's noise). The spread around that mean grows as r^2 (up to 0.035 units for
+//!   cosine near π/4): it is the rounding of the evaluation, and it is reproduced by
+//!   rounding r^2, r^3 and every step of Horner's rule to nearest at 68 bits, then adding
+//!   the leading term (r, or 1) exactly before the one final rounding (67 or 69 bits, or
+//!   truncation, or -1/2 added outside Horner's rule, or r^3 formed differently all do
+//!   measurably worse). 68 bits is the internal significand AMD's x87 has used since the
+//!   K7. With that, 0.0-0.015% of operands still differ (the fit's own error); on the
+//!   differential test 2-3 of 3000.
+//! - FPTAN, F2XM1, FYL2X and FYL2XP1 are not reproduced. Their error is dominated by a
+//!   spread (±0.06-0.12 units in the last place) that does not shrink even for tiny
+//!   operands (2^x - 1 near 2^-35 is as noisy as near 1/2), so each ends with a rounding
+//!   of a full-size value (a division or a product), not with a small term added to an
+//!   exact leading one. FPTAN is not sin/cos from the polynomials above (with or without
+//!   rounding them, or the quotient, to 64-72 bits); F2XM1 has a smooth mean error fitted
+//!   by a polynomial x P(x) of degree 14 on each of [-1, 0] and [0, 1], but evaluating it
+//!   in the 68-bit arithmetic (in several orders) does worse than correct rounding. For
+//!   |x| below about 2^-34, FPTAN's internal value lies below x (directed rounding toward
+//!   zero gives x minus one unit, round to nearest sets C1), for most but not all
+//!   significands: a trace of that evaluation. These four are correctly rounded here.
+//! - FPATAN adds its quadrant with the 66-bit π too; its own error is small (0.7% off).
 use super::approx::R;
 use super::arith::{denormal, nan_check};
 use super::float::{self, Env, Precision, exc, round};
