@@ -20,14 +20,13 @@
 //!   16. Their mean error against the true functions is smooth and equi-oscillating (about
 //!   2^-68.7 relative for sine: a minimax polynomial), so the polynomials were recovered
 //!   by a least-squares fit to the measured errors of 200 windows over [0, π/4]:
-//!   [`SIN_POLY`], [`COS_POLY`] (residual 0.0007 and 0.0004 units in the last place, the
+//!   `SIN_POLY`, `COS_POLY` (residual 0.0007 and 0.0004 units in the last place, the
 //!   measurement's noise). The spread around that mean grows as r^2 (up to 0.035 units for
 //!   cosine near π/4): it is the rounding of the evaluation, and it is reproduced by
 //!   rounding r^2, r^3 and every step of Horner's rule to nearest at 68 bits, then adding
 //!   the leading term (r, or 1) exactly before the one final rounding (67 or 69 bits, or
 //!   truncation, or -1/2 added outside Horner's rule, or r^3 formed differently all do
-//!   measurably worse). 68 bits is the internal significand AMD's x87 has used since the
-//!   K7. With that, 0.0-0.015% of operands still differ (the fit's own error); on the
+//!   measurably worse). With that, 0.0-0.015% of operands still differ (the fit's own error); on the
 //!   differential test 2-3 of 3000.
 //! - FPTAN, F2XM1, FYL2X and FYL2XP1 are not reproduced. Their error is dominated by a
 //!   spread (±0.06-0.12 units in the last place) that does not shrink even for tiny
