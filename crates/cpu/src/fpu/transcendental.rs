@@ -81,7 +81,6 @@ pub(crate) fn fld_constant<const C: usize>(st: &mut State, op: &Op) -> Res {
 // 128-bit approximations (truncated) of the constants the functions need.
 const PI_R: R = R::c(0xc90fdaa22168c234c4c6628b80dc1cd1, -126);
 const PI_2_R: R = R::c(0xc90fdaa22168c234c4c6628b80dc1cd1, -127);
-const LOG2E_R: R = R::c(0xb8aa3b295c17f0bbbe87fed0691d3e88, -127);
 const LN2_R: R = R::c(0xb17217f7d1cf79abc9e3b39803f2f6af, -128);
 const TWO_OVER_PI_R: R = R::c(0xa2f9836e4e441529fc2757d1f534ddc0, -128);
 const SQRT2_R: R = R::c(0xb504f333f9de6484597d89b3754abe9f, -127);
@@ -346,42 +345,81 @@ pub(crate) fn f2xm1(st: &mut State, op: &Op) -> Res {
     Ok(())
 }
 
-/// ln(m) for m in [1/√2, √2]: 2 atanh((m-1)/(m+1)).
-fn ln_near_one(t: R) -> R {
-    // atanh t = t * sum t^(2n) / (2n+1), |t| < 0.172: 26 terms reach 2^-128.
-    let t2 = t.mul(t);
-    let s = horner(t2, 26, |n| R::ONE.div_int(2 * n as u64 + 1));
-    let a = t.mul(s);
-    R { exp: a.exp + 1, ..a }
+/// 2/ln 2 rounded to 68 bits: the leading coefficient of the processor's logarithm.
+const TWO_LOG2E_68: R = R::c(0xb8aa3b295c17f0bbc000000000000000, -126);
+/// The rest of its polynomial for 2 log2(e) atanh(s) = log2((1+s)/(1-s)):
+/// `s * TWO_LOG2E_68 + s^3 * P(s^2)`, P's coefficients (s^3 to s^21), fitted to the
+/// processor's internal values measured on 100000 operands (see the module docs).
+const LOG_POLY: [R; 10] = [
+    R { neg: false, exp: -128, m: 0xf6384ee1d01feb58d3a259425c9c5361 }, // 0.961796693925975600777668
+    R { neg: false, exp: -128, m: 0x93bb62877ce0847ce2d98ae1427dcba0 }, // 0.577078016355587371075626
+    R { neg: false, exp: -129, m: 0xd30bb153d64180f8cf2a8cde2efcd9c1 }, // 0.412198583110810374912574
+    R { neg: false, exp: -129, m: 0xa42589ec1279a801e39b5763eba83796 }, // 0.320598897998240872693332
+    R { neg: false, exp: -129, m: 0x864d4246a34ba6a45c17166906a0e7a9 }, // 0.262308188555514567044878
+    R { neg: false, exp: -130, m: 0xe347ab40144338375c08f4b1bc72c31e }, // 0.221953082834320997913408
+    R { neg: false, exp: -130, m: 0xc4f9fbb6a719db3c9da220de4dfd0f80 }, // 0.192359860442388935902678
+    R { neg: false, exp: -130, m: 0xadcc48c95915ffcb9cbc3b1e810c7717 }, // 0.169724595345789096967893
+    R { neg: false, exp: -130, m: 0x9b09a29a58aa5c84d65793363d91e3d1 }, // 0.151403942747644003754047
+    R { neg: false, exp: -130, m: 0x9b2be8f070b18da76c98609ec9fde680 }, // 0.151534690547281017579398
+];
+
+/// log2((1+s)/(1-s)) in the processor's two parts, each rounded to 68 bits: the leading
+/// term `s * 2/ln 2` and the rest `s^3 * P(s^2)` (|s| <= 3 - 2√2, a little more).
+fn log_parts(s: R) -> (R, R) {
+    let a = mul68(s, TWO_LOG2E_68);
+    let s2 = mul68(s, s);
+    let s3 = mul68(s2, s);
+    (a, mul68(s3, horner68(s2, &LOG_POLY)))
 }
 
-/// log2(x) for finite x > 0.
-fn log2(x: F80) -> R {
-    log2_r(R::from_f80(x))
-}
-
-/// log2(v) for v > 0.
-fn log2_r(v: R) -> R {
-    // v = m * 2^e with m in [1/√2, √2].
+/// log2(v) for v > 0 as the processor computes it, a 68-bit value: v = m 2^e with m in
+/// [1/√2, √2], s = (m-1)/(m+1) rounded to 68 bits, then (e + leading term) + rest, each
+/// sum rounded to 68 bits.
+fn log2_68(v: R) -> R {
     let mut e = v.ilogb();
     let mut m = R { exp: -127, ..v };
     if m.cmp_abs(SQRT2_R) == std::cmp::Ordering::Greater {
         m.exp -= 1;
         e += 1;
     }
-    let t = m.sub(R::ONE).div(m.add(R::ONE));
-    R::from_int(e as i128, 0).add(ln_near_one(t).mul(LOG2E_R))
+    let s = m.sub(R::ONE).div(m.add(R::ONE)).round_to(INTERNAL_BITS);
+    let (a, b) = log_parts(s);
+    add68(add68(R::from_int(e as i128, 0), a), b)
 }
 
-/// log2(1 + x) for x > -1.
-fn log2p1(x: F80) -> R {
-    let xr = R::from_f80(x);
-    if xr.ilogb() >= -2 {
-        // Outside the instruction's domain (|x| < 1 - √2/2): the plain way.
-        return log2_r(R::ONE.add(xr));
+/// √2 - 1 and 1 - √2/2: FYL2XP1's own formula serves 1 + x in [√2/2, √2].
+const SQRT2_M1: R = R::c(0xd413cccfe779921165f626cdd52afa7c, -129);
+const ONE_M_SQRT2_2: R = R::c(0x95f619980c4336f74d04ec99156a82c1, -129);
+
+/// log2(1 + x) for x > -1 as the processor computes it (68 bits): s = x / (2 + x), with
+/// 2 + x rounded to 68 bits first (measured: small operands show it), then the leading
+/// term + the rest. Outside [1 - √2/2, √2 - 1] (beyond the instruction's domain) it takes
+/// FYL2X's way with 1 + x.
+fn log2p1_68(x: R) -> R {
+    let over = if x.neg { x.cmp_abs(ONE_M_SQRT2_2) } else { x.cmp_abs(SQRT2_M1) };
+    if over == std::cmp::Ordering::Greater {
+        return log2_68(R::ONE.add(x));
     }
-    let t = xr.div(R { exp: -126, ..R::ONE }.add(xr));
-    ln_near_one(t).mul(LOG2E_R)
+    let d = R::from_int(2, 0).add(x).round_to(INTERNAL_BITS);
+    let s = x.div(d).round_to(INTERNAL_BITS);
+    let (a, b) = log_parts(s);
+    add68(a, b)
+}
+
+/// `y * l` for a 68-bit `l`, rounded once as RC says, always inexact (#P: the processor
+/// reports it even when the product happens to be representable).
+fn finish_product(l: R, y: F80, env: Env) -> Outcome {
+    let yr = R::from_f80(y);
+    if l.is_zero() || yr.is_zero() {
+        return Outcome { v: F80::zero(l.neg != yr.neg), exc: exc::PE, c1: false };
+    }
+    // The exact 132-bit product of the 68 and 64 significant bits, kept as its top 128
+    // bits and whether the 4 below are zero.
+    let (l68, y64) = (l.m >> 60, yr.m >> 64);
+    let low = (l68 & 15) * y64;
+    let sig = (l68 >> 4) * y64 + (low >> 4);
+    let e = float::Exact { sign: l.neg != yr.neg, exp2: l.exp + yr.exp + 128, sig, sticky: low & 15 != 0 };
+    Outcome::rounded(round(e, env.with_pc(Precision::P64)), exc::PE)
 }
 
 /// FYL2X (`P1` false): ST(1) * log2(ST(0)); FYL2XP1 (true): ST(1) * log2(ST(0) + 1). Pops.
@@ -451,17 +489,16 @@ fn ylog(x: F80, y: F80, p1: bool, env: Env) -> Outcome {
             if d != 0 && !env.masked(exc::DE) {
                 return Outcome { v: y, exc: d, c1: false };
             }
+            let xr = R::from_f80(x);
+            let l = if p1 { log2p1_68(xr) } else { log2_68(xr) };
             if iy {
-                // ∞ times log2(x): its sign is log2(x)'s (x != 1 here), or invalid if 0.
-                let l = if p1 { log2p1(x) } else { log2(x) };
+                // ∞ times log2(x): its sign is log2(x)'s (x != 1 here).
                 return exact(F80::infinity(l.neg != y.sign()), 0);
             }
             if zy {
-                let l = if p1 { log2p1(x) } else { log2(x) };
                 return exact(F80::zero(l.neg != y.sign()), 0);
             }
-            let l = if p1 { log2p1(x) } else { log2(x) };
-            let o = finish(l.mul(R::from_f80(y)), env);
+            let o = finish_product(l, y, env);
             Outcome { exc: o.exc | d, ..o }
         }
     }
