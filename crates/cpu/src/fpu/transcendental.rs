@@ -504,6 +504,38 @@ fn ylog(x: F80, y: F80, p1: bool, env: Env) -> Outcome {
     }
 }
 
+/// The processor's polynomial for the arctangent: atan t = t + t^3 Q(t^2) for
+/// 0 <= t <= 1/2, Q's coefficients (t^3 to t^35), fitted to its measured errors (see the
+/// module docs).
+const ATAN_POLY: [R; 17] = [
+    R { neg: true, exp: -129, m: 0xaaaaaaaaaaaaaaa1599eb298fbb4d372 }, // -0.333333333333333333080807
+    R { neg: false, exp: -130, m: 0xccccccccccccc29a0105e29c532f4c2b }, // 0.199999999999999964617116
+    R { neg: true, exp: -130, m: 0x924924924922e54677e25bed9a54a9c1 }, // -0.142857142857141368713868
+    R { neg: false, exp: -131, m: 0xe38e38e38e227c03fbcecf39a8655a21 }, // 0.111111111111101161535235
+    R { neg: true, exp: -131, m: 0xba2e8ba2f3cfcd6bd71ec37050d9cbc7 }, // -0.090909090910351065784828
+    R { neg: false, exp: -131, m: 0x9d89d89f75be8ecd827eea5321a61185 }, // 0.0769230769789992753541563
+    R { neg: true, exp: -131, m: 0x888888b3afd9de8f6b602fdf124538a5 }, // -0.0666666679226012834362378
+    R { neg: false, exp: -132, m: 0xf0f0f5bc8f17fee0fc68ac72bf58c5cc }, // 0.0588235472759546230970858
+    R { neg: true, exp: -132, m: 0xd794622ce8f6e2dcf3ebea7db12db9ee }, // -0.0526317439058041372366087
+    R { neg: false, exp: -132, m: 0xc30d1c56b4b469aab9291f885099b178 }, // 0.0476199252109782228983904
+    R { neg: true, exp: -132, m: 0xb216ca5333fbf930c35ff5898e47f224 }, // -0.0434787658043651544571156
+    R { neg: false, exp: -132, m: 0xa3b28dae99b6acb1128190e2b8158860 }, // 0.0399652037100232503556782
+    R { neg: true, exp: -132, m: 0x96593380f7adaa1fab20bc30148f35e1 }, // -0.0367061626306894127726382
+    R { neg: false, exp: -132, m: 0x861ff50bf5e99ef5bdd218eb40829940 }, // 0.0327453205239812963205853
+    R { neg: true, exp: -133, m: 0xd6ff1d6654f7fce9f04ffcc19bfffb41 }, // -0.0262446951116137570042121
+    R { neg: false, exp: -133, m: 0x83924036f4814654ef84c8a01f7220c1 }, // 0.0160609487717381676767386
+    R { neg: true, exp: -135, m: 0xae00d18eed88b47c9c4edf580bcbdf80 }, // -0.0053101561769433232314654
+];
+
+/// atan(t) for a 68-bit t in [0, 1/2] as the processor evaluates it: t^2, t^3 and every
+/// step of Horner's rule rounded to 68 bits, and t added exactly (one rounding is left,
+/// the result's).
+fn atan_small(t: R) -> R {
+    let t2 = mul68(t, t);
+    let t3 = mul68(t2, t);
+    t.add(mul68(horner68(t2, &ATAN_POLY), t3))
+}
+
 /// atan(t) for t in [0, 1].
 fn atan01(t: R) -> R {
     let j = t.mul(R::from_int(8, 0)).round_int().clamp(0, 8) as usize;
@@ -568,7 +600,10 @@ fn atan2(y: F80, x: F80, env: Env) -> Outcome {
             let (ay, ax) = (R::from_f80(y).abs(), R::from_f80(x).abs());
             let swap = ay.cmp_abs(ax) == std::cmp::Ordering::Greater;
             let t = if swap { ax.div(ay) } else { ay.div(ax) };
-            let a = atan01(t);
+            // The processor rounds the quotient to 68 bits; up to 1/2 its polynomial
+            // follows (measured); above, the true arctangent (not reproduced).
+            let t68 = t.round_to(INTERNAL_BITS);
+            let a = if t68.ilogb() < -1 { atan_small(t68) } else { atan01(t) };
             // The quadrant is added with the x87's π too (measured: that is what this
             // processor does).
             let p66 = R::from_int(PI66_HALF as i128, PI66_HALF_EXP);
