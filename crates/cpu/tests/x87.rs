@@ -865,8 +865,8 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     let (mut all_cases, mut all_off) = (0, 0);
-    // The worst of FSIN, FCOS and FSINCOS, per mille.
-    let mut sin_cos_off = 0;
+    // Instructions whose results are more than their limit off in the last bit, per mille.
+    let mut over = Vec::new();
     for g in &p.groups {
         let (mut off, mut results) = (0, 0);
         for n in 0..g.count {
@@ -914,8 +914,9 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
         all_cases += results;
         all_off += off;
         report.push(format!("{} {off}/{results}", format!("{:?}", g.ins.mnemonic()).to_lowercase()));
-        if matches!(g.ins.mnemonic(), Mnemonic::Fsin | Mnemonic::Fcos | Mnemonic::Fsincos) {
-            sin_cos_off = sin_cos_off.max(off * 1000 / results.max(1));
+        let limit = last_bit_limit(g.ins.mnemonic());
+        if off * 1000 > limit * results {
+            over.push(format!("{:?} {off}/{results} (limit {limit} per mille)", g.ins.mnemonic()));
         }
     }
     let summary = format!(
@@ -931,11 +932,26 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
         failures.len(),
         failures.join("\n")
     );
-    // FSIN, FCOS and FSINCOS compute as the processor does (0.07-0.1% off measured, from the
-    // noise left in the fitted polynomials); the others are correctly rounded, which the
-    // processor is not (see the FPU's module docs): 1.81% off in all measured.
-    assert!(sin_cos_off <= 2, "{summary}: FSIN, FCOS or FSINCOS more than 0.2% off in the last bit");
-    assert!(all_off * 1000 <= all_cases * 19, "{summary}: more than 1.9% off in the last bit");
+    assert!(over.is_empty(), "{summary}: more off in the last bit than allowed: {over:?}");
+    // 0.99% off in all measured.
+    assert!(all_off * 1000 <= all_cases * 11, "{summary}: more than 1.1% off in the last bit");
+}
+
+/// How many results per mille may be one unit in the last place from the processor's, by
+/// instruction: what the FPU's model of each reaches (see its module docs), measured on
+/// these cases, with a little room.
+fn last_bit_limit(m: Mnemonic) -> usize {
+    use Mnemonic as M;
+    match m {
+        // The processor's own polynomials and evaluation: 0-3 of 3000 off (the fits' noise).
+        M::Fsin | M::Fcos | M::Fsincos | M::Fyl2x | M::Fyl2xp1 => 2,
+        // Its polynomial for quotients up to 1/2, the true arctangent above: 5 of 3000.
+        M::Fpatan => 3,
+        // Not reproduced (correctly rounded here): 86 and 138 of 3000.
+        M::F2xm1 => 32,
+        M::Fptan => 50,
+        _ => 0,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1081,6 +1097,6 @@ fn well_known_transcendental_computations_match_the_host_processor() {
 }
 
 /// The computations of the list this CPU still gets one unit in the last place off (and
-/// C1 with it), because the processor's FPTAN, F2XM1 and FYL2X are not modelled exactly
-/// (see the FPU's module docs). Anything else on the list must match bit for bit.
+/// C1 with it), because the processor's FPTAN and F2XM1 are not modelled (see the FPU's
+/// module docs). Anything else on the list must match bit for bit.
 const KNOWN_OFF: [&str; 3] = ["Fptan(1)", "Fptan(-1)", "f2xm1(1)"];

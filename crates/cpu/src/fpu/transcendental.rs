@@ -14,7 +14,10 @@
 //! What the processor computes, measured on this AMD EPYC (family 19h) against MPFR. A
 //! case whose true value lies near a rounding boundary tells on which side the processor's
 //! internal value lay; many such cases in a narrow window of operands give its error
-//! there (its mean, and its spread from one operand to the next).
+//! there (its mean, and its spread from one operand to the next). FYL2X and FYL2XP1 show
+//! more: their result is y times an internal log2 value rounded once, so a few hundred y
+//! for one x pin that value down exactly (every interval of values consistent with one
+//! result, intersected, holds exactly one 68-bit number: no measured x disagreed).
 //! - FSIN and FCOS (and FSINCOS) evaluate fixed polynomials on the reduced argument r,
 //!   |r| <= π/4: sin r = r + r^3 S(r^2), degree 15, and cos r = 1 + r^2 C(r^2), degree
 //!   16. Their mean error against the true functions is smooth and equi-oscillating (about
@@ -26,20 +29,59 @@
 //!   rounding r^2, r^3 and every step of Horner's rule to nearest at 68 bits, then adding
 //!   the leading term (r, or 1) exactly before the one final rounding (67 or 69 bits, or
 //!   truncation, or -1/2 added outside Horner's rule, or r^3 formed differently all do
-//!   measurably worse). With that, 0.0-0.015% of operands still differ (the fit's own error); on the
-//!   differential test 2-3 of 3000.
-//! - FPTAN, F2XM1, FYL2X and FYL2XP1 are not reproduced. Their error is dominated by a
-//!   spread (±0.06-0.12 units in the last place) that does not shrink even for tiny
-//!   operands (2^x - 1 near 2^-35 is as noisy as near 1/2), so each ends with a rounding
-//!   of a full-size value (a division or a product), not with a small term added to an
-//!   exact leading one. FPTAN is not sin/cos from the polynomials above (with or without
-//!   rounding them, or the quotient, to 64-72 bits); F2XM1 has a smooth mean error fitted
-//!   by a polynomial x P(x) of degree 14 on each of [-1, 0] and [0, 1], but evaluating it
-//!   in the 68-bit arithmetic (in several orders) does worse than correct rounding. For
-//!   |x| below about 2^-34, FPTAN's internal value lies below x (directed rounding toward
-//!   zero gives x minus one unit, round to nearest sets C1), for most but not all
-//!   significands: a trace of that evaluation. These four are correctly rounded here.
-//! - FPATAN adds its quadrant with the 66-bit π too; its own error is small (0.7% off).
+//!   measurably worse). With that, 0.0-0.015% of operands still differ (the fit's own
+//!   error); on the differential test 2-3 of 3000.
+//! - FYL2X computes L = log2 x as a 68-bit value and returns y * L rounded once (C1 and #P
+//!   as for any inexact result; #P even when y * L is representable). L is not log2 x
+//!   rounded to 68 bits (that is L for 64-76% of x): x = m 2^e with m in [1/√2, √2], s = (m-1)/(m+1)
+//!   rounded to 68 bits, A = s * (2/ln 2 rounded to 68 bits) rounded, B = s^3 P(s^2), and
+//!   L = round68(round68(e + A) + B). The evidence: L(m 2^e) - e is the same for every e of
+//!   a binade; for e = 1000 L is off round68(e + log2 m) by a triangular error of up to
+//!   one unit (two roundings in the result's binade) and this formula gives all 3000
+//!   measured L exactly (without the reduction to [1/√2, √2], or with (m-1) for s: 66-80%);
+//!   for e = 2 and 5, 1970/2000 and 1989/2000 with s, A and the constant rounded and the
+//!   true tail for B (each left exact does worse; the constant truncated: 1796). P (degree 21 as s^3 P(s^2),
+//!   `LOG_POLY`) is a least-squares fit to 100,000 measured L for e = 0, where B matters
+//!   most (residual 0.289 units rms: the final rounding's own 1/√12); evaluated with s^2,
+//!   s^3 and each Horner step rounded to 68 bits it gives L exactly for 99.65% of those
+//!   operands and 99.9-100% at other exponents; results: 0 of 3000 off.
+//! - FYL2XP1 does the same with s = x / (2 + x), 2 + x rounded to 68 bits first (without
+//!   that rounding 69% of L for |x| near 2^-43 match, with it all), and L = round68(A +
+//!   B): L exactly for all 1000-1500 measured x of each binade from 2^-100 to 2^-13 (both
+//!   signs) and for 99.3-99.7% in [1/32, 1/4); 0 of 2913 results off. Beyond 1/√2 - 1 <= x <= √2 - 1
+//!   (outside the instruction's domain) the processor does something else, for x below
+//!   -0.31 and above 0.43 measurably: there FYL2X's way on 1 + x is taken (with it 82-84%
+//!   of L in [1/4, 1/2) of either sign match).
+//! - FPATAN rounds the quotient of the smaller by the larger magnitude, q, to 68 bits and
+//!   for q <= 1/2 evaluates atan q = q + q^3 Q(q^2), degree 35, with the same 68-bit steps
+//!   and q added exactly (for q near 2^-100: q minus something tiny, rounded once, 20000
+//!   of 20000). Q (`ATAN_POLY`) is fitted to the measured mean errors of about 230 windows over
+//!   [0, 1/2] (residual 0.0005 units); it fails beyond 1/2, where the processor changes
+//!   method. The quadrant is added with the x87's 66-bit π, once rounded with the rest
+//!   (π/2 - atan q: 15 of 20000 off, against 383 correctly rounded). With that, 7-9 of
+//!   20000 off for q in [1/100, 2/5] (84-326 correctly rounded), 38 in [3/10, 1/2];
+//!   above 1/2 the true arctangent is used here (π/4 + atan((q-1)/(q+1)) with the same
+//!   polynomial, with or without rounding its parts: 401-675 of 20000 off, against 211):
+//!   5 of 3000 off in all.
+//! - FPTAN and F2XM1 are not reproduced (correctly rounded here: 138 and 86 of 3000 off).
+//!   Their error does not vanish as the operand shrinks, so each ends with a rounding of
+//!   a full-size value, not with a small term added to an exact leading one. FPTAN: for
+//!   |x| near 2^-25 the spread is proportional to the significand (±0.055 units near 1,
+//!   ±0.11 near 2) and bell-shaped: two relative errors of about 2^-68 each, as from
+//!   rounding two factors near 1; for |x| near 2^-100, where every term but x vanishes,
+//!   truncation still gives x minus one unit for half the significands, with no
+//!   dependence on any 4 bits of them. Ruled out: sin/cos from the polynomials above with
+//!   s, c, their quotient or 1/c rounded to 64-72 bits, sine as r (1 + r^2 S) (649-865 of
+//!   20000 off near 10^-6, against 520 correctly rounded); x K rounded to 68 bits then
+//!   times 1/K for K = π, π/2, π/4, 1/π, 2/π, 4/π, 2/π66 (50-53% of the signs for |x|
+//!   near 2^-100). F2XM1: for x near 2^-100 the internal error spans about 0.7 units of
+//!   2^-68 of x's binade (0.047 units in the last place where 2^x - 1 is in x's binade,
+//!   0.09 where it is one lower), as from rounding a value of x's magnitude and then
+//!   multiplying by about ln 2. Ruled out: x C rounded once for C within 3 units of ln 2
+//!   at 68 bits (674-782 of 20000 off, against 320); (x K rounded to 68 bits) times C or
+//!   divided by log2 e for K = 1 + j 2^-67 (|j| <= 400) and C within 3 units of ln 2 (no
+//!   better than correctly rounded); 2 (x P0 rounded) / Q0 with P0 = 1 + j 2^-67 (|j| <=
+//!   300); a degree-14 x P(x) in 68-bit steps (the previous round).
 use super::approx::R;
 use super::arith::{denormal, nan_check};
 use super::float::{self, Env, Precision, exc, round};
@@ -610,6 +652,46 @@ fn atan2(y: F80, x: F80, env: Env) -> Outcome {
             let a = if swap { p66.sub(a) } else { a };
             let a = if x.sign() { R { exp: p66.exp + 1, ..p66 }.sub(a) } else { a };
             angle(a)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 68-bit value `m68 * 2^(e - 68)`.
+    fn v68(neg: bool, m68: u128, e: i32) -> (bool, i32, u128) {
+        (neg, e - 128, m68 << 60)
+    }
+
+    fn parts(r: R) -> (bool, i32, u128) {
+        (r.neg, r.exp, r.m)
+    }
+
+    /// The processor's internal log2 values, measured on this AMD EPYC: FYL2X(x, y) for
+    /// thousands of y are all y times one 68-bit value, rounded once; that value is
+    /// log2(x) rounded to 68 bits only some of the time (log2 3 is rounded up here, from
+    /// 0.0013 units above the lower neighbour).
+    #[test]
+    fn log2_is_the_processors_68_bit_value() {
+        let f = |se: u16, sig: u64| R::from_f80(F80::new(se & 0x8000 != 0, se & 0x7FFF, sig));
+        let cases = [
+            (f(0x4000, 0xc000000000000000), v68(false, 0xcae00d1cfdeb43cfe, 1)), // 3
+            (f(0x4002, 0xa000000000000000), v68(false, 0xd49a784bcd1b8afe5, 2)), // 10
+            (f(0x3ffb, 0xcccccccccccccccd), v68(true, 0xd49a784bcd1b8afe3, 2)),  // 0.1
+            (f(0x4062, 0xc9f2c9cd04674edf), v68(false, 0xc750d0c71049d24e7, 7)), // 1e30
+        ];
+        for (x, want) in cases {
+            assert_eq!(parts(log2_68(x)), want, "log2 of {x:?}");
+        }
+        let p1 = [
+            (f(0x3ff5, 0x83126e978d4fdf3b), v68(false, 0xbd009fd65363545ca, -9)), // 1e-3
+            (f(0xbff5, 0x83126e978d4fdf3b), v68(true, 0xbd31087fdb8a5996d, -9)),  // -1e-3
+            (f(0x3fdd, 0xdbe6fecebdedd5bf), v68(false, 0x9ea0415b6f908c1ec, -32)), // 1e-10
+        ];
+        for (x, want) in p1 {
+            assert_eq!(parts(log2p1_68(x)), want, "log2(1 + {x:?})");
         }
     }
 }
