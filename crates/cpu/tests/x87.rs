@@ -865,6 +865,8 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     let (mut all_cases, mut all_off) = (0, 0);
+    // Instructions whose results are more than their limit off in the last bit, per mille.
+    let mut over = Vec::new();
     for g in &p.groups {
         let (mut off, mut results) = (0, 0);
         for n in 0..g.count {
@@ -884,7 +886,18 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
                 continue;
             }
             match last_bit_only(nr, or) {
-                Some(_) => off += 1,
+                Some(_) => {
+                    off += 1;
+                    if std::env::var_os("X87_SHOW_OFF").is_some() {
+                        eprintln!(
+                            "off: {} in {} native {} ours {}",
+                            g.ins,
+                            describe_state(&p.data[at..at + 108]),
+                            describe_state(nr),
+                            describe_state(or)
+                        );
+                    }
+                }
                 None => {
                     if failures.len() < 30 {
                         failures.push(format!(
@@ -901,6 +914,10 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
         all_cases += results;
         all_off += off;
         report.push(format!("{} {off}/{results}", format!("{:?}", g.ins.mnemonic()).to_lowercase()));
+        let limit = last_bit_limit(g.ins.mnemonic());
+        if off * 1000 > limit * results {
+            over.push(format!("{:?} {off}/{results} (limit {limit} per mille)", g.ins.mnemonic()));
+        }
     }
     let summary = format!(
         "x87 transcendentals: {all_cases} cases; results one unit in the last place from the host's: {all_off} ({:.2}%): {}",
@@ -915,5 +932,171 @@ fn x87_transcendentals_match_the_host_processor_but_in_the_last_bit() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(all_off * 100 <= all_cases * 5, "{summary}: more than 5% off in the last bit");
+    assert!(over.is_empty(), "{summary}: more off in the last bit than allowed: {over:?}");
+    // 0.99% off in all measured.
+    assert!(all_off * 1000 <= all_cases * 11, "{summary}: more than 1.1% off in the last bit");
 }
+
+/// How many results per mille may be one unit in the last place from the processor's, by
+/// instruction: what the FPU's model of each reaches (see its module docs), measured on
+/// these cases, with a little room.
+fn last_bit_limit(m: Mnemonic) -> usize {
+    use Mnemonic as M;
+    match m {
+        // The processor's own polynomials and evaluation: 0-3 of 3000 off (the fits' noise).
+        M::Fsin | M::Fcos | M::Fsincos | M::Fyl2x | M::Fyl2xp1 => 2,
+        // Its polynomial for quotients up to 1/2, the true arctangent above: 5 of 3000.
+        M::Fpatan => 3,
+        // Not reproduced (correctly rounded here): 86 and 138 of 3000.
+        M::F2xm1 => 32,
+        M::Fptan => 50,
+        _ => 0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Well-known computations.
+
+/// 80-bit constants for the list: e, ln 2 (FLDLN2's), log10 2 (FLDLG2's).
+const E80: u128 = 0x4000_adf8_5458_a2bb_4a9b;
+const LN2_80: u128 = 0x3ffe_b172_17f7_d1cf_79ac;
+const LG2_80: u128 = 0x3ffd_9a20_9a84_fbcf_f799;
+
+fn d(v: f64) -> u128 {
+    f64_to_f80(v.to_bits())
+}
+
+/// The computations people do with the transcendentals: (instruction, a name, ST(0),
+/// ST(1)).
+fn well_known() -> Vec<(Mnemonic, String, u128, u128)> {
+    use Mnemonic as M;
+    let mut v = Vec::new();
+    for m in [M::Fsin, M::Fcos, M::Fptan, M::Fsincos] {
+        for x in [0.5, 1.0, -1.0, 2.0, 3.0, 10.0, 100.0, 1e6, 0.25, 0.1] {
+            v.push((m, format!("{m:?}({x})"), d(x), 0));
+        }
+    }
+    for (y, x, name) in [
+        (1.0, 1.0, "atan 1"),
+        (2.0, 1.0, "atan 2"),
+        (1.0, 2.0, "atan 0.5"),
+        (1.0, -1.0, "atan2(1, -1)"),
+        (-1.0, -1.0, "atan2(-1, -1)"),
+        (-1.0, 1.0, "atan2(-1, 1)"),
+        (1.0, 0.0, "atan2(1, 0)"),
+        (1.0, 3f64.sqrt(), "atan(1/sqrt 3)"),
+    ] {
+        v.push((M::Fpatan, name.to_string(), d(x), d(y)));
+    }
+    for x in [0.5, -0.5, 0.25, -0.25, 1e-5, 0.1, -1.0, 1.0] {
+        v.push((M::F2xm1, format!("f2xm1({x})"), d(x), 0));
+    }
+    for (x, y, name) in [
+        (d(3.0), d(1.0), "log2 3"),
+        (d(10.0), d(1.0), "log2 10"),
+        (E80, d(1.0), "log2 e"),
+        (d(0.1), d(1.0), "log2 0.1"),
+        (d(10.0), LN2_80, "ln 10 (fldln2)"),
+        (d(3.0), LN2_80, "ln 3 (fldln2)"),
+        (E80, LN2_80, "ln e (fldln2)"),
+        (d(2.0), LG2_80, "log10 2 (fldlg2)"),
+        (d(3.0), LG2_80, "log10 3 (fldlg2)"),
+        (d(2.0), d(0.5), "sqrt 2 exponent: 0.5 log2 2"),
+    ] {
+        v.push((M::Fyl2x, name.to_string(), x, y));
+    }
+    for (x, y, name) in [
+        (d(1e-3), d(1.0), "log2(1 + 1e-3)"),
+        (d(-1e-3), d(1.0), "log2(1 - 1e-3)"),
+        (d(1e-10), d(1.0), "log2(1 + 1e-10)"),
+        (d(0.25), d(1.0), "log2 1.25"),
+        (d(1e-3), LN2_80, "ln(1 + 1e-3) (fldln2)"),
+        (d(0.1), LN2_80, "ln 1.1 (fldln2)"),
+    ] {
+        v.push((M::Fyl2xp1, name.to_string(), x, y));
+    }
+    v
+}
+
+#[test]
+fn well_known_transcendental_computations_match_the_host_processor() {
+    use std::cell::Cell;
+    let list = well_known();
+    let codes: Vec<Code> = Code::values()
+        .filter(|c| {
+            let oc = c.op_code();
+            oc.encoding() == EncodingKind::Legacy && oc.mode32() && is_transcendental(oc.mnemonic())
+        })
+        .collect();
+    let of = |m: Mnemonic| list.iter().filter(|c| c.0 == m).collect::<Vec<_>>();
+    let next: Cell<(Mnemonic, usize)> = Cell::new((Mnemonic::INVALID, 0));
+    let mut rng = Rng::new(SEED);
+    let p = build_program(
+        &mut rng,
+        &codes,
+        |m| of(m).len(),
+        |_, m, img| {
+            let (last, n) = next.get();
+            let n = if last == m { n } else { 0 };
+            next.set((m, n + 1));
+            let case = of(m)[n];
+            // A clean state: FNINIT's control word, TOP 0, ST(0) and ST(1) valid.
+            img[..28].fill(0);
+            img[0..4].copy_from_slice(&0xFFFF_037Fu32.to_le_bytes());
+            img[4..8].copy_from_slice(&0xFFFF_0000u32.to_le_bytes());
+            img[8..12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+            img[28..38].copy_from_slice(&case.2.to_le_bytes()[..10]);
+            img[38..48].copy_from_slice(&case.3.to_le_bytes()[..10]);
+        },
+    );
+    let native = run_native(&p, "x87-well-known.elf");
+    let ours = run_ours(&p, false);
+    let mut report = Vec::new();
+    let (mut wrong, mut now_right) = (Vec::new(), Vec::new());
+    for g in &p.groups {
+        for (n, case) in of(g.ins.mnemonic()).iter().enumerate() {
+            let at = (g.base - DATA) as usize + n * g.rec as usize + OUT_SAVE as usize;
+            let (nr, or) = (&native[at..at + 108], &ours[at..at + 108]);
+            let regs = |b: &[u8]| {
+                format!(
+                    "sw={:04x} {} {}",
+                    u16::from_le_bytes([b[4], b[5]]),
+                    reg80(&b[28..38]),
+                    reg80(&b[38..48])
+                )
+            };
+            let same = nr[..12] == or[..12] && nr[28..108] == or[28..108];
+            let known = KNOWN_OFF.contains(&case.1.as_str());
+            let status = match (same, known) {
+                (true, false) => "ok",
+                (true, true) => {
+                    now_right.push(case.1.clone());
+                    "ok (listed as off: take it off KNOWN_OFF)"
+                }
+                (false, true) if last_bit_only(nr, or).is_some() => {
+                    "off by one unit in the last place (known)"
+                }
+                (false, _) => {
+                    wrong.push(case.1.clone());
+                    "DIFFERENT"
+                }
+            };
+            let ours = if same { String::new() } else { format!(", ours {}", regs(or)) };
+            report.push(format!("{}: {status}: native {}{ours}", case.1, regs(nr)));
+        }
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{}", report.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} well-known computations differ: {wrong:?}",
+        wrong.len(),
+        report.len()
+    );
+    assert!(now_right.is_empty(), "these now match the processor: take them off KNOWN_OFF: {now_right:?}");
+}
+
+/// The computations of the list this CPU still gets one unit in the last place off (and
+/// C1 with it), because the processor's FPTAN and F2XM1 are not modelled (see the FPU's
+/// module docs). Anything else on the list must match bit for bit.
+const KNOWN_OFF: [&str; 3] = ["Fptan(1)", "Fptan(-1)", "f2xm1(1)"];

@@ -196,6 +196,26 @@ impl R {
         if self.neg { -mag } else { mag }
     }
 
+    /// Rounded to nearest (ties to even) to `bits` significant bits, as the processor's
+    /// internal format rounds (68 bits: see `transcendental.rs`).
+    pub fn round_to(self, bits: u32) -> R {
+        if self.is_zero() {
+            return self;
+        }
+        let drop = 128 - bits;
+        let half = 1u128 << (drop - 1);
+        let rest = self.m & ((1u128 << drop) - 1);
+        let kept = self.m >> drop;
+        let up = rest > half || (rest == half && kept & 1 == 1);
+        let kept = kept + up as u128;
+        if kept >> bits != 0 {
+            // Carried into a new leading bit.
+            R { neg: self.neg, exp: self.exp + 1, m: (kept >> 1) << drop }
+        } else {
+            R { neg: self.neg, exp: self.exp, m: kept << drop }
+        }
+    }
+
     /// The approximation for the final rounding, marked inexact (the transcendental
     /// values it stands for are irrational).
     pub fn to_exact(self) -> Exact {
