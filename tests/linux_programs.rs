@@ -289,8 +289,8 @@ fn fpconst_with_the_kernels_math_emulation() {
     math_emulation_check("fpconst");
 }
 
-/// The result of `fpbench` (its printed line ends `result 0x...`, a hash of its final
-/// values' bits; the rest of the line is timing).
+/// The result of `fpbench` or another timed program (its printed line ends `result 0x...`,
+/// for `fpbench` a hash of its final values' bits; the rest of the line is timing).
 fn fpbench_result(text: &str) -> String {
     text.lines().find_map(|l| l.split(", result ").nth(1)).unwrap_or("(none)").to_string()
 }
@@ -341,6 +341,37 @@ fn benchmark_programs_time_themselves_and_compute_what_kernels_c_computes() {
         if let Some(result) = result {
             assert!(line.ends_with(&format!("result {result}")), "{name}: {line}");
         }
+    }
+}
+
+/// The compute programs of the benchmark report compute in the Guest what they compute on
+/// the real processor (their lines end `result 0x...`; the rest is timing): integer
+/// arithmetic, memory, calls, `memmove`, 64-bit division and x87 loops, which the
+/// translator runs as machine code once they are hot.
+#[test]
+fn compute_programs_give_the_real_processors_results_in_the_guest() {
+    let programs = [
+        ("bench_alu", "300000"),
+        ("bench_sieve", "20"),
+        ("bench_sort", "6"),
+        ("bench_matmul", "8"),
+        ("bench_crc", "8"),
+        ("bench_calls", "8"),
+        ("bench_string", "40"),
+        ("fpmandel", "2"),
+        ("fpbench", "300"),
+    ];
+    let cmdline = programs.iter().map(|(p, n)| format!("run={p},{n}")).collect::<Vec<_>>().join(" ");
+    let runs =
+        boot(linux::test_initramfs(), &format!("quiet {cmdline}"), &[]).unwrap_or_else(|why| panic!("{why}"));
+    for (name, n) in programs {
+        let native = native(name, &[n]);
+        assert_eq!(native.status, "exited 0", "{name}: {}", native.text);
+        let want = fpbench_result(&native.text);
+        assert_ne!(want, "(none)", "{name} natively: {}", native.text);
+        let guest = runs.get(name).unwrap_or_else(|| panic!("the test /init did not run {name}"));
+        assert_eq!(guest.status, "exited 0", "{name} in the Guest: {}", guest.text);
+        assert_eq!(fpbench_result(&guest.text), want, "{name} in the Guest: {}", guest.text);
     }
 }
 

@@ -66,12 +66,17 @@ pub fn time_to_line(runs: usize, line: &str, mut make: impl FnMut() -> Command) 
 
 /// The Linux benchmark programs of `guests/linux-user/bench`, as `/init` runs them:
 /// (program, arguments, what one iteration is).
-pub const PROGRAMS: [(&str, &str, &str); 5] = [
+pub const PROGRAMS: [(&str, &str, &str); 10] = [
     ("bench_syscall", "", "a `getppid` system call"),
     ("bench_fork", "300", "`fork`, `_exit` in the child, `wait4`"),
     ("bench_alu", "", "one iteration of the ALU loop"),
     ("bench_sieve", "", "one sieve of Eratosthenes over 64 KiB"),
     ("bench_sort", "", "one quicksort"),
+    ("bench_matmul", "", "one 48×48 `u32` matrix product"),
+    ("bench_crc", "", "CRC-32 of 64 KiB, a byte at a time"),
+    ("bench_calls", "", "recursive `fib(24)`: 75,000 calls"),
+    ("bench_string", "", "15 `memmove`s of 4 KiB and 64-bit divisions"),
+    ("fpmandel", "", "a 64×48 Mandelbrot grid in `f64` (x87)"),
 ];
 
 /// The test `/init`'s command line that runs every program of [`PROGRAMS`].

@@ -336,7 +336,7 @@ fn main() {
         let (i, j) = (ours_by_engine[0].ns(h.ours), ours_by_engine[1].ns(h.ours));
         let _ = writeln!(
             w,
-            "| {}: translator / interpreter | ≤ 1.00 | {:.2} ({} / {}) | {} |",
+            "| {}: translator / interpreter | ≤ 1.00 (± 5 %: noise) | {:.2} ({} / {}) | {} |",
             h.ours,
             j / i,
             ns(j),
