@@ -589,6 +589,62 @@ pub(crate) fn stamp(st: &State) -> u64 {
     st.epoch() ^ (emit::flat_mask(st) as u64) << 56 ^ (st.user as u64) << 63
 }
 
+/// What [`enter_translation`] did.
+enum Entered {
+    /// The block is to be interpreted.
+    Interpret,
+    /// Translated code ran and stopped for the Host.
+    Exit(Exit),
+    /// Translated code ran; this block is next.
+    Next(u32),
+}
+
+/// The dispatcher's long way for block `bi`: find or make its translation, link the jump
+/// that led here to it, and run it if it is worth entering. Out of line, so that the
+/// dispatcher's loop over interpreted blocks stays as small as the interpreter's own
+/// (inlined, this path made every interpreted block of a trap handler a few percent
+/// slower than on the interpreter).
+#[inline(never)]
+fn enter_translation(
+    st: &mut State,
+    cache: &mut CodeCache,
+    jit: &mut Jit,
+    bi: u32,
+    left: &mut u64,
+) -> Entered {
+    if cache.clears != jit.clears {
+        jit.flush(cache);
+    }
+    if let Some(dead) = jit.stale.take()
+        && cache.blocks[bi as usize].jit != dead
+    {
+        jit.kill(dead);
+    }
+    let translated = jit.translation(st, cache, bi);
+    if let Some((j, _, _)) = translated {
+        // Link the way here to it, even if the dispatcher will not enter it itself.
+        jit.connect(j, st);
+    }
+    if let Some((j, stamp, true)) = translated {
+        let mut enter = true;
+        let exit = jit.execute(st, cache, j, left, stamp, &mut enter);
+        if !enter {
+            cache.blocks[bi as usize].hits = QUIET;
+        }
+        if let Some(exit) = exit {
+            return Entered::Exit(exit);
+        }
+        if *left == 0 {
+            return Entered::Exit(Exit::BudgetExhausted);
+        }
+        return match find_block(st, cache) {
+            Ok(next) => Entered::Next(next),
+            Err(stop) => Entered::Exit(stop_exit(stop)),
+        };
+    }
+    Entered::Interpret
+}
+
 /// Execute until an exit or until `budget` instructions have retired: the interpreter's
 /// run loop (`exec::run`), with translated code run wherever there is some.
 #[inline]
@@ -621,36 +677,13 @@ pub(crate) fn run(st: &mut State, cache: &mut CodeCache, jit: &mut Jit, budget: 
             b.hits != QUIET || !matches!(jit.pending, Via::Nothing)
         };
         if long_way && len as u64 <= left && !st.smc {
-            if cache.clears != jit.clears {
-                jit.flush(cache);
-            }
-            if let Some(dead) = jit.stale.take()
-                && cache.blocks[bi as usize].jit != dead
-            {
-                jit.kill(dead);
-            }
-            let translated = jit.translation(st, cache, bi);
-            if let Some((j, _, _)) = translated {
-                // Link the way here to it, even if the dispatcher will not enter it itself.
-                jit.connect(j, st);
-            }
-            if let Some((j, stamp, true)) = translated {
-                let mut enter = true;
-                let exit = jit.execute(st, cache, j, &mut left, stamp, &mut enter);
-                if !enter {
-                    cache.blocks[bi as usize].hits = QUIET;
+            match enter_translation(st, cache, jit, bi, &mut left) {
+                Entered::Interpret => {}
+                Entered::Exit(exit) => return exit,
+                Entered::Next(next) => {
+                    bi = next;
+                    continue;
                 }
-                if let Some(exit) = exit {
-                    return exit;
-                }
-                if left == 0 {
-                    return Exit::BudgetExhausted;
-                }
-                bi = match find_block(st, cache) {
-                    Ok(bi) => bi,
-                    Err(stop) => return stop_exit(stop),
-                };
-                continue;
             }
         }
         jit.pending = Via::Nothing;
