@@ -66,7 +66,7 @@ pub fn time_to_line(runs: usize, line: &str, mut make: impl FnMut() -> Command) 
 
 /// The Linux benchmark programs of `guests/linux-user/bench`, as `/init` runs them:
 /// (program, arguments, what one iteration is).
-pub const PROGRAMS: [(&str, &str, &str); 10] = [
+pub const PROGRAMS: [(&str, &str, &str); 12] = [
     ("bench_syscall", "", "a `getppid` system call"),
     ("bench_fork", "300", "`fork`, `_exit` in the child, `wait4`"),
     ("bench_alu", "", "one iteration of the ALU loop"),
@@ -76,6 +76,8 @@ pub const PROGRAMS: [(&str, &str, &str); 10] = [
     ("bench_crc", "", "CRC-32 of 64 KiB, a byte at a time"),
     ("bench_calls", "", "recursive `fib(24)`: 75,000 calls"),
     ("bench_string", "", "15 `memmove`s of 4 KiB and 64-bit divisions"),
+    ("bench_primes", "", "primes below 30,000 by trial division"),
+    ("bench_hash64", "", "100,000 steps of `u64` splitmix64 and FNV-1a"),
     ("fpmandel", "", "a 64×48 Mandelbrot grid in `f64` (x87)"),
 ];
 

@@ -85,6 +85,10 @@ const TLB_WTAG: i32 = offset_of!(TlbEntry, wtag) as i32;
 const TLB_ADDEND: i32 = offset_of!(TlbEntry, addend) as i32;
 const JC_CODE: i32 = offset_of!(JcEntry, code) as i32;
 
+// ADC and SBB record their kind as the carry-less one plus the carry in.
+const _: () = assert!(
+    CcKind::AddCarry as u8 == CcKind::Add as u8 + 1 && CcKind::SubBorrow as u8 == CcKind::Sub as u8 + 1
+);
 // The fast paths' address arithmetic depends on these.
 const _: () = assert!(std::mem::size_of::<TlbEntry>() == 16);
 const _: () = assert!(std::mem::size_of::<Segment>() == 32);
@@ -457,6 +461,30 @@ enum How {
         src: Opd,
         imm: Option<u32>,
     },
+    /// One-operand MUL and IMUL: EDX:EAX = EAX times the operand.
+    MulWide {
+        signed: bool,
+        src: Opd,
+    },
+    /// DIV and IDIV of EDX:EAX: the division natively, #DE (or a quotient that does
+    /// not fit) through the handler.
+    Div {
+        signed: bool,
+        src: Opd,
+    },
+    /// ADC and SBB into a register (carry in from the guest's CF).
+    Adc {
+        sub: bool,
+        dst: u8,
+        src: Opd,
+    },
+    /// SHLD and SHRD of registers; count: an immediate (masked) or CL (`None`).
+    Shld {
+        left: bool,
+        dst: u8,
+        src: u8,
+        count: Option<u8>,
+    },
     Xchg {
         w: u32,
         a: u8,
@@ -747,7 +775,10 @@ impl<'a> Emitter<'a> {
                 let rotate = matches!(op, Shift::Rol | Shift::Ror);
                 // A zero count changes nothing (not even flags); a count from CL may be
                 // zero; rotates set CF and OF only: all three only when the flags are dead.
-                if (count.is_none() || count == Some(0) || rotate) && live {
+                // (Except a 32-bit register shifted by CL: its record is stored only when
+                // the count is not zero, with a test in the generated code.)
+                let cl_ok = count.is_none() && !rotate && w0 == 4 && matches!(o(0), Some(Opd::R(_)));
+                if (count.is_none() || count == Some(0) || rotate) && live && !cl_ok {
                     return How::Helper;
                 }
                 match o(0) {
@@ -755,13 +786,40 @@ impl<'a> Emitter<'a> {
                     _ => How::Helper,
                 }
             }
-            M::Imul if w0 == 4 && !live && ins.op_count() >= 2 => match (o(0), o(1)) {
+            M::Imul if w0 == 4 && ins.op_count() >= 2 => match (o(0), o(1)) {
                 (Some(Opd::R(dst)), Some(src @ (Opd::R(_) | Opd::M))) => {
                     let imm = if ins.op_count() == 3 { Some(ins.immediate(2) as u32) } else { None };
                     How::Imul { dst, src, imm }
                 }
                 _ => How::Helper,
             },
+            // The wide multiplies, the divisions and ADC/SBB of 32-bit operands: what 64-bit
+            // arithmetic on a 32-bit CPU is made of (hashes, random numbers, `u64` code).
+            m @ (M::Mul | M::Imul) if w0 == 4 && ins.op_count() == 1 => match o(0) {
+                Some(src @ (Opd::R(_) | Opd::M)) => How::MulWide { signed: m == M::Imul, src },
+                _ => How::Helper,
+            },
+            m @ (M::Div | M::Idiv) if w0 == 4 && ins.op_count() == 1 => match o(0) {
+                Some(src @ (Opd::R(_) | Opd::M)) => How::Div { signed: m == M::Idiv, src },
+                _ => How::Helper,
+            },
+            m @ (M::Adc | M::Sbb) if w0 == 4 => match (o(0), o(1)) {
+                (Some(Opd::R(dst)), Some(src)) => How::Adc { sub: m == M::Sbb, dst, src },
+                _ => How::Helper,
+            },
+            m @ (M::Shld | M::Shrd) if w0 == 4 && !live && ins.op_count() == 3 => {
+                let count = match ins.op_kind(2) {
+                    OpKind::Immediate8 => Some((ins.immediate(2) as u32 & 0x1F) as u8),
+                    OpKind::Register if ins.op_register(2) == Register::CL => None,
+                    _ => return How::Helper,
+                };
+                match (o(0), o(1)) {
+                    (Some(Opd::R(dst)), Some(Opd::R(src))) => {
+                        How::Shld { left: m == M::Shld, dst, src, count }
+                    }
+                    _ => How::Helper,
+                }
+            }
             M::Xchg if width_ok => match (o(0), o(1)) {
                 (Some(Opd::R(a)), Some(Opd::R(b))) => How::Xchg { w: w0, a, b },
                 _ => How::Helper,
@@ -773,6 +831,7 @@ impl<'a> Emitter<'a> {
                 Some(src @ (Opd::R(_) | Opd::I(_))) if ins.op_kind(0) != OpKind::Register || w0 == 4 => {
                     How::Push { src }
                 }
+                Some(Opd::M) if w0 == 4 => How::Push { src: Opd::M },
                 _ => How::Helper,
             },
             M::Pop if stack_ok && ins.stack_pointer_increment() == 4 => match o(0) {
@@ -1332,6 +1391,10 @@ impl<'a> Emitter<'a> {
             How::Unary { op, w, dst } => self.unary(i, op, w, dst),
             How::Shift { op, w, dst, count } => self.shift(i, op, w, dst, count),
             How::Imul { dst, src, imm } => self.imul(i, dst, src, imm),
+            How::MulWide { signed, src } => self.mul_wide(i, signed, src),
+            How::Div { signed, src } => self.div(i, signed, src),
+            How::Adc { sub, dst, src } => self.adc(i, sub, dst, src),
+            How::Shld { left, dst, src, count } => self.shld(left, dst, src, count),
             How::Xchg { w, a, b } => match w {
                 1 => dynasm!(self.a ; .arch x64 ; xchg Rb(a), Rb(b)),
                 2 => dynasm!(self.a ; .arch x64 ; xchg Rw(a), Rw(b)),
@@ -1341,6 +1404,11 @@ impl<'a> Emitter<'a> {
             How::Cwde => dynasm!(self.a ; .arch x64 ; cwde),
             How::Nop => {}
             How::Push { src } => {
+                // (A memory operand is read first, at an address ESP before the push.)
+                let src = match src {
+                    Opd::M => Opd::R(self.source32(i, src)),
+                    other => other,
+                };
                 let slow = self.slow(false);
                 dynasm!(self.a ; .arch x64 ; lea r8d, [r12 - 4]);
                 self.tlb(4, true, slow);
@@ -1660,6 +1728,10 @@ impl<'a> Emitter<'a> {
                 S3
             }
         };
+        if live && count.is_none() {
+            self.shift_cl_live(op, d);
+            return;
+        }
         if live {
             self.zext(w, S0, d);
             dynasm!(self.a ; .arch x64 ; mov DWORD [r15 + CC_DST], r8d);
@@ -1738,6 +1810,202 @@ impl<'a> Emitter<'a> {
             Some(v) => dynasm!(self.a ; .arch x64 ; imul Rd(dst), Rd(s), v as i32),
             None => dynasm!(self.a ; .arch x64 ; imul Rd(dst), Rd(s)),
         }
+        if self.live[i] {
+            self.store_mul_flags(dst);
+        } else {
+            self.host = None;
+        }
+        self.known = None;
+    }
+
+    /// Record the flags a multiply leaves as its handler does (`Lazy::from_eflags`: SF,
+    /// ZF, PF of the low half `lo`, CF = OF = the host's overflow), right after the
+    /// host's multiply.
+    fn store_mul_flags(&mut self, lo: u8) {
+        let head = CcKind::Eflags as u8 as i32 | 4 << 8;
+        dynasm!(self.a
+            ; .arch x64
+            ; seto r9b
+            ; test Rd(lo), Rd(lo)
+            ; pushfq
+            ; pop r8
+            ; and r8d, 0xC4 // PF ZF SF
+            ; movzx r9d, r9b
+            ; imul r9d, r9d, 0x801 // CF OF
+            ; or r8d, r9d
+            ; mov DWORD [r15 + CC], head
+            ; mov DWORD [r15 + CC_RES], 0
+            ; mov DWORD [r15 + CC_DST], 0
+            ; mov DWORD [r15 + CC_SRC], r8d
+            ; test Rd(lo), Rd(lo)
+        );
+        // (After that second test the host's SF, ZF and PF are the guest's; CF and OF not.)
+        self.host = Some(HostFlags { cf: false, of: false });
+    }
+
+    /// SHL, SHR or SAR of 32-bit register `d` by CL with live flags: as the handler, the
+    /// record is stored only if the count (masked) is not zero; a zero count leaves the
+    /// flags, and the register, as they were.
+    fn shift_cl_live(&mut self, op: Shift, d: u8) {
+        let skip = self.a.new_dynamic_label();
+        let kind = match op {
+            Shift::Shl => CcKind::Shl,
+            Shift::Shr => CcKind::Shr,
+            _ => CcKind::Sar,
+        };
+        let head = kind as u8 as i32 | 4 << 8;
+        dynasm!(self.a
+            ; .arch x64
+            ; mov r9d, ecx
+            ; and r9d, 31
+            ; jz =>skip
+            ; mov DWORD [r15 + CC_DST], Rd(d)
+        );
+        match op {
+            Shift::Shl => dynasm!(self.a ; .arch x64 ; shl Rd(d), cl),
+            Shift::Shr => dynasm!(self.a ; .arch x64 ; shr Rd(d), cl),
+            _ => dynasm!(self.a ; .arch x64 ; sar Rd(d), cl),
+        }
+        dynasm!(self.a
+            ; .arch x64
+            ; mov DWORD [r15 + CC_RES], Rd(d)
+            ; mov DWORD [r15 + CC_SRC], r9d
+            ; mov DWORD [r15 + CC], head
+            ; =>skip
+        );
+        self.host = None;
+        self.known = None;
+    }
+
+    /// A register operand, or a memory one loaded into R11.
+    fn source32(&mut self, i: usize, src: Opd) -> u8 {
+        match src {
+            Opd::R(s) => s,
+            _ => {
+                self.probe(i, 4, false);
+                self.load(4, S3);
+                S3
+            }
+        }
+    }
+
+    fn mul_wide(&mut self, i: usize, signed: bool, src: Opd) {
+        let s = self.source32(i, src);
+        if signed {
+            dynasm!(self.a ; .arch x64 ; imul Rd(s));
+        } else {
+            dynasm!(self.a ; .arch x64 ; mul Rd(s));
+        }
+        if self.live[i] {
+            self.store_mul_flags(GUEST[0]);
+        } else {
+            self.host = None;
+        }
+        self.known = None;
+    }
+
+    /// DIV and IDIV. What would be #DE — a zero divisor, a quotient too wide — goes to
+    /// the handler (which raises it) before anything changes, as does IDIV by -1 (the one
+    /// divisor for which the host's 64-bit division could itself overflow).
+    fn div(&mut self, i: usize, signed: bool, src: Opd) {
+        let s = self.source32(i, src);
+        let slow = self.slow(false);
+        if !signed {
+            dynasm!(self.a
+                ; .arch x64
+                ; test Rd(s), Rd(s)
+                ; jz =>slow
+                ; cmp edx, Rd(s)
+                ; jae =>slow
+                ; div Rd(s)
+            );
+        } else {
+            let fits = self.a.new_dynamic_label();
+            dynasm!(self.a
+                ; .arch x64
+                ; test Rd(s), Rd(s)
+                ; jz =>slow
+                ; cmp Rd(s), -1
+                ; je =>slow
+                // The divisor first (it may be EAX or EDX), then EDX:EAX as one 64-bit
+                // dividend; EAX and EDX kept for the handler.
+                ; movsxd r11, Rd(s)
+                ; mov r8d, eax
+                ; mov r9d, edx
+                ; shl rdx, 32
+                ; or rdx, r8
+                ; mov rax, rdx
+                ; cqo
+                ; idiv r11
+                ; movsxd r10, eax
+                ; cmp r10, rax
+                ; je =>fits
+                ; mov eax, r8d
+                ; mov edx, r9d
+                ; jmp =>slow
+                ; =>fits
+                ; mov eax, eax
+                ; mov edx, edx
+            );
+        }
+        // (The flags are left as they were, as the handler leaves them.)
+        self.host = None;
+    }
+
+    fn adc(&mut self, i: usize, sub: bool, dst: u8, src: Opd) {
+        let s = match src {
+            Opd::M => Opd::R(self.source32(i, src)),
+            other => other,
+        };
+        let live = self.live[i];
+        // The guest's carry into the host's CF: already there if the producer just ran
+        // (and then into R9D too if the flags are to be recorded).
+        if !self.host.is_some_and(|h| h.cf) {
+            self.carry();
+            dynasm!(self.a ; .arch x64 ; bt r9d, 0);
+        } else if live {
+            dynasm!(self.a ; .arch x64 ; setc r9b ; movzx r9d, r9b ; bt r9d, 0);
+        }
+        if live {
+            // As the handler records it: the operands, the result, and the kind with or
+            // without the carry in (ADC: Add or AddCarry; SBB: Sub or SubBorrow).
+            dynasm!(self.a ; .arch x64 ; mov DWORD [r15 + CC_DST], Rd(dst));
+            match s {
+                Opd::R(r) => dynasm!(self.a ; .arch x64 ; mov DWORD [r15 + CC_SRC], Rd(r)),
+                Opd::I(v) => dynasm!(self.a ; .arch x64 ; mov DWORD [r15 + CC_SRC], v as i32),
+                Opd::M => {}
+            }
+        }
+        match (sub, s) {
+            (false, Opd::R(r)) => dynasm!(self.a ; .arch x64 ; adc Rd(dst), Rd(r)),
+            (false, Opd::I(v)) => dynasm!(self.a ; .arch x64 ; adc Rd(dst), v as i32),
+            (true, Opd::R(r)) => dynasm!(self.a ; .arch x64 ; sbb Rd(dst), Rd(r)),
+            (true, Opd::I(v)) => dynasm!(self.a ; .arch x64 ; sbb Rd(dst), v as i32),
+            (_, Opd::M) => unreachable!("a memory source was loaded"),
+        }
+        if live {
+            let base = if sub { CcKind::Sub } else { CcKind::Add };
+            let head = base as u8 as i32 | 4 << 8;
+            dynasm!(self.a
+                ; .arch x64
+                ; mov DWORD [r15 + CC_RES], Rd(dst)
+                ; lea r8d, [r9 + head]
+                ; mov DWORD [r15 + CC], r8d
+            );
+            self.host = Some(HostFlags { cf: true, of: true });
+        } else {
+            self.host = None;
+        }
+        self.known = None;
+    }
+
+    fn shld(&mut self, left: bool, dst: u8, src: u8, count: Option<u8>) {
+        match (left, count) {
+            (true, Some(c)) => dynasm!(self.a ; .arch x64 ; shld Rd(dst), Rd(src), c as i8),
+            (true, None) => dynasm!(self.a ; .arch x64 ; shld Rd(dst), Rd(src), cl),
+            (false, Some(c)) => dynasm!(self.a ; .arch x64 ; shrd Rd(dst), Rd(src), c as i8),
+            (false, None) => dynasm!(self.a ; .arch x64 ; shrd Rd(dst), Rd(src), cl),
+        }
         self.host = None;
         self.known = None;
     }
@@ -1813,13 +2081,17 @@ fn fx(how: How) -> Fx {
             (false, Shift::Shl | Shift::Shr | Shift::Sar, Some(c)) if c != 0 => Fx::Kill,
             _ => Fx::Update,
         },
-        How::Imul { src, .. } => {
+        How::Imul { src, .. } | How::MulWide { src, .. } => {
             if mem(src) {
                 Fx::Use
             } else {
                 Fx::Kill
             }
         }
+        // (DIV may raise #DE; ADC and SBB read CF.)
+        How::Div { .. } | How::Adc { .. } => Fx::Use,
+        How::Shld { count: Some(c), .. } if c != 0 => Fx::Kill,
+        How::Shld { .. } => Fx::Update,
         _ => Fx::Use,
     }
 }
