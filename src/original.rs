@@ -11,10 +11,11 @@
 //! network NAME (`--net NAME`; in 2.6.23 it named a file the Guests shared), `--tunnet=IF`
 //! attaches to the TAP interface IF (`--net tap:IF`; in 2.6.23 it made the interface
 //! itself), and `--verbose` traces what the Launcher's devices do (`--trace dma,block,net`).
-//! The kernel arguments become the command line. Options may come before the memory
-//! size or between it and the kernel, with their value after `=` or as the next word, as
-//! getopt took them; everything after the kernel is the kernel's. Exit statuses are this
-//! project's (see `main.rs`).
+//! The kernel arguments become the command line. Options are taken wherever they are —
+//! before the memory size, between it and the kernel, or among the kernel arguments —
+//! with their value after `=` or as the next word, as the original's `getopt_long` took
+//! them (it permutes); after `--` every word is an operand, so a kernel argument that
+//! starts with `-` goes after `--`. Exit statuses are this project's (see `main.rs`).
 
 use super::{Kernel, Launch, Trace};
 use host::{BlockConfig, Config, DeviceConfig, NetConfig};
@@ -60,8 +61,12 @@ fn parse_original(args: &[String]) -> Result<Launch, String> {
     let mut operands = Vec::new();
     let mut words = args.iter().skip(1);
     while let Some(w) = words.next() {
-        // Everything after the kernel belongs to the kernel.
-        if operands.len() >= 2 {
+        // As getopt: `--` ends the options; a lone `-` is an operand.
+        if w == "--" {
+            operands.extend(words.by_ref().cloned());
+            break;
+        }
+        if w == "-" {
             operands.push(w.clone());
             continue;
         }
@@ -154,10 +159,19 @@ mod tests {
     }
 
     #[test]
-    fn arguments_after_the_kernel_are_the_kernels_even_if_they_look_like_options() {
-        let l = parse(&argv("64 vmlinux --block=x.img")).unwrap().unwrap();
-        assert_eq!(l.config.cmdline, "--block=x.img");
+    fn options_among_the_kernel_arguments_are_options_as_getopt_permutes_them() {
+        let l = parse(&argv("64 vmlinux root=/dev/lgba --block=x.img quiet --initrd i.gz")).unwrap().unwrap();
+        assert_eq!(l.config.cmdline, "root=/dev/lgba quiet");
+        assert_eq!(l.config.devices.len(), 1);
+        assert!(matches!(l.initrd, Some(Kernel::File(ref p)) if p == &PathBuf::from("i.gz")));
+    }
+
+    #[test]
+    fn after_a_double_dash_every_word_is_the_kernels() {
+        let l = parse(&argv("64 vmlinux -- --block=x.img -s")).unwrap().unwrap();
+        assert_eq!(l.config.cmdline, "--block=x.img -s");
         assert!(l.config.devices.is_empty());
+        assert!(parse(&argv("64 vmlinux -s")).unwrap().is_err(), "an unknown option, as in getopt");
     }
 
     #[test]

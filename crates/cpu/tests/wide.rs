@@ -67,7 +67,9 @@ fn flat_cpu(code: &[u8]) -> Cpu {
 fn divisions_fault_exactly_as_the_interpreter_says() {
     const DIV_ECX: [u8; 2] = [0xF7, 0xF1];
     const IDIV_ECX: [u8; 2] = [0xF7, 0xF9];
-    let cases: [(&str, [u8; 2], [u32; 3], Option<(u32, u32)>); 8] = [
+    /// (what, the division's bytes, EAX EDX ECX, the quotient and remainder or #DE).
+    type Case = (&'static str, [u8; 2], [u32; 3], Option<(u32, u32)>);
+    let cases: [Case; 8] = [
         ("div", DIV_ECX, [100, 0, 7], Some((14, 2))),
         ("div by zero", DIV_ECX, [100, 0, 0], None),
         ("div, quotient too wide", DIV_ECX, [0, 7, 7], None),
