@@ -510,8 +510,8 @@ fn main() {
         "\n## The Linux 2.6.23 Guest\n\n\
          Time from spawning the monitor to `{up}` on the console, the first line the bundled \
          initramfs's `/init` prints (best of {LINUX_BOOT_RUNS}): the same kernel (`linux/bzImage`, \
-         2.6.23.17) and initramfs, 64 MiB, `quiet`. lguest-rs boots it as an lguest Guest (the \
-         Launcher adds `no387`); QEMU 7.2 TCG boots it as a PC (`-cpu pentium -kernel bzImage \
+         2.6.23.17) and initramfs, 64 MiB, `quiet`. lguest-rs boots it as an lguest Guest (on the \
+         virtual CPU's x87); QEMU 7.2 TCG boots it as a PC (`-cpu pentium -kernel bzImage \
          -initrd initramfs.cpio.gz -append \"console=ttyS0 quiet\"`, SeaBIOS included).\n"
     );
     let _ = writeln!(w, "| | time to userspace | vs QEMU |\n|---|---:|---:|");
