@@ -890,6 +890,35 @@ fn remapping_a_code_page_runs_the_new_code_after_invlpg() {
     assert_eq!((cpu.reg(Reg::Ebx), cpu.reg(Reg::Eax)), (1, 2));
 }
 
+/// A block whose page was unmapped, reached just as the budget runs out, is not looked
+/// at: the run stops with EIP at it and CR2 as it was, as the interpreter (which stops
+/// before looking the block up) has it; the next run faults there. (A translated block's
+/// head once revalidated itself before checking the budget, and the failed page walk set
+/// CR2: the check engine caught the difference in a Linux Guest.)
+#[test]
+fn a_budget_that_ends_at_an_unmapped_block_leaves_cr2_alone() {
+    let mut cpu = paged(0);
+    // 0x5000: mov eax, 1; jmp 0x6000.   0x6000: mov ebx, 2; jmp 0x5000.
+    let jmp = |from: u32, to: u32| to.wrapping_sub(from + 5).to_le_bytes();
+    let mut a = vec![0xB8, 1, 0, 0, 0, 0xE9];
+    a.extend_from_slice(&jmp(0x5005, 0x6000));
+    let mut b = vec![0xBB, 2, 0, 0, 0, 0xE9];
+    b.extend_from_slice(&jmp(0x6005, 0x5000));
+    cpu.mem_mut().write(0x5000, &a).unwrap();
+    cpu.mem_mut().write(0x6000, &b).unwrap();
+    cpu.set_eip(0x5000);
+    // Both blocks run (and are translated, and linked) many times.
+    assert_eq!(cpu.run(40), Exit::BudgetExhausted);
+    set_pte(&mut cpu, 0x6000, 0);
+    cpu.set_cr3(PD);
+    cpu.set_cr2(0x1234);
+    cpu.set_eip(0x5000);
+    assert_eq!(cpu.run(2), Exit::BudgetExhausted);
+    assert_eq!((cpu.eip(), cpu.cr2()), (0x6000, 0x1234));
+    assert_eq!(cpu.run(10), pf_exit(0));
+    assert_eq!((cpu.eip(), cpu.cr2()), (0x6000, 0x6000));
+}
+
 #[test]
 fn a_store_straddling_into_a_not_present_page_faults_and_writes_nothing() {
     let mut cpu = paged(0);
