@@ -361,6 +361,7 @@ fn compute_programs_give_the_real_processors_results_in_the_guest() {
         ("bench_primes", "1"),
         ("bench_hash64", "2"),
         ("fpmandel", "2"),
+        ("fptrans", "20"),
         ("fpbench", "300"),
     ];
     let cmdline = programs.iter().map(|(p, n)| format!("run={p},{n}")).collect::<Vec<_>>().join(" ");

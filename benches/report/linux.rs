@@ -66,7 +66,7 @@ pub fn time_to_line(runs: usize, line: &str, mut make: impl FnMut() -> Command) 
 
 /// The Linux benchmark programs of `guests/linux-user/bench`, as `/init` runs them:
 /// (program, arguments, what one iteration is).
-pub const PROGRAMS: [(&str, &str, &str); 12] = [
+pub const PROGRAMS: [(&str, &str, &str); 13] = [
     ("bench_syscall", "", "a `getppid` system call"),
     ("bench_fork", "300", "`fork`, `_exit` in the child, `wait4`"),
     ("bench_alu", "", "one iteration of the ALU loop"),
@@ -79,6 +79,7 @@ pub const PROGRAMS: [(&str, &str, &str); 12] = [
     ("bench_primes", "", "primes below 30,000 by trial division"),
     ("bench_hash64", "", "100,000 steps of `u64` splitmix64 and FNV-1a"),
     ("fpmandel", "", "a 64×48 Mandelbrot grid in `f64` (x87)"),
+    ("fptrans", "", "320 x87 transcendentals (FSIN, FCOS, FPATAN, FYL2X, F2XM1)"),
 ];
 
 /// The test `/init`'s command line that runs every program of [`PROGRAMS`].

@@ -341,11 +341,14 @@ fn exp2m1(x: R) -> R {
     // the result is undefined, but something sensible comes out).
     let n = if x.ilogb() >= 0 { x.round_int().clamp(-(1 << 20), 1 << 20) } else { 0 };
     let f = x.sub(R::from_int(n, 0));
-    // expm1(z) = z * sum z^k / (k+1)!, |z| < 0.7: 34 terms reach 2^-128.
+    // expm1(z) = z * sum z^k / (k+1)!, |z| < 0.7: 34 terms reach 2^-128. (Each step
+    // multiplies by a 128-bit reciprocal rather than dividing: the difference is in the
+    // last bits of 128, far below the 64 the result is rounded to.)
     let z = f.mul(LN2_R);
+    let inv = reciprocals();
     let mut acc = R::ONE;
-    for k in (1..=34u64).rev() {
-        acc = R::ONE.add(acc.mul(z).div_int(k + 1));
+    for k in (1..=34usize).rev() {
+        acc = R::ONE.add(acc.mul(z).mul(inv[k]));
     }
     let e = z.mul(acc);
     if n == 0 {
@@ -578,6 +581,19 @@ fn atan_small(t: R) -> R {
     t.add(mul68(horner68(t2, &ATAN_POLY), t3))
 }
 
+/// 1/(2n+1) for n < 20 (the arctangent series' coefficients), made once: they are the
+/// same every time, and dividing costs far more than the rest of the series.
+fn odd_reciprocals() -> &'static [R; 20] {
+    static INV: std::sync::OnceLock<[R; 20]> = std::sync::OnceLock::new();
+    INV.get_or_init(|| std::array::from_fn(|n| R::ONE.div_int(2 * n as u64 + 1)))
+}
+
+/// 1/(k+1) for k < 35 (the exponential series' factors), made once.
+fn reciprocals() -> &'static [R; 35] {
+    static INV: std::sync::OnceLock<[R; 35]> = std::sync::OnceLock::new();
+    INV.get_or_init(|| std::array::from_fn(|k| R::ONE.div_int(k as u64 + 1)))
+}
+
 /// atan(t) for t in [0, 1].
 fn atan01(t: R) -> R {
     let j = t.mul(R::from_int(8, 0)).round_int().clamp(0, 8) as usize;
@@ -585,7 +601,8 @@ fn atan01(t: R) -> R {
     // atan t = atan c + atan((t - c) / (1 + t c)), the second argument below 1/16.
     let u = t.sub(c).div(R::ONE.add(t.mul(c)));
     let u2 = u.mul(u).neg();
-    let s = horner(u2, 20, |n| R::ONE.div_int(2 * n as u64 + 1));
+    let inv = odd_reciprocals();
+    let s = horner(u2, 20, |n| inv[n as usize]);
     ATAN_J_8[j].add(u.mul(s))
 }
 
