@@ -29,9 +29,9 @@
 //! handler. Translating an instruction natively is an optimisation, never a correctness
 //! requirement.
 //!
-//! **Block layout**: an 8-byte validity stamp, the head (subtract the block's length from
-//! the budget, then compare the CPU's stamp with the block's), the instructions, then the
-//! out-of-line stubs. Direct jumps go through patchable `jmp rel32` *sites* that start out at a stub
+//! **Block layout**: an 8-byte validity stamp, the head (compare the CPU's stamp with it;
+//! subtract the block's length from the budget), the instructions, then the out-of-line
+//! stubs. Direct jumps go through patchable `jmp rel32` *sites* that start out at a stub
 //! returning to the dispatcher and are pointed at the target block once it is translated;
 //! a jump to the block's own start goes straight to the budget check. Indirect jumps
 //! (RET, `jmp r/m`) probe a jump cache inline.
@@ -607,8 +607,6 @@ struct Emitter<'a> {
     /// (stub label, patch offset, target EIP).
     sites: Vec<(DynamicLabel, usize, u32)>,
     loop_entry: DynamicLabel,
-    /// The first instruction, past the head's checks (set by `emit_block`).
-    body: Option<DynamicLabel>,
     /// The slow path of the instruction being emitted, if it has one.
     cur_slow: Option<(DynamicLabel, DynamicLabel)>,
     cur: usize,
@@ -632,7 +630,6 @@ pub(crate) fn translate(inp: &Input) -> Option<Output> {
         slows: Vec::new(),
         sites: Vec::new(),
         loop_entry,
-        body: None,
         cur_slow: None,
         cur: 0,
     };
@@ -893,25 +890,15 @@ impl<'a> Emitter<'a> {
             ; .u64 u64::MAX
         );
         let entry = self.a.offset().0;
-        // The budget first: a block the budget does not reach must not even revalidate
-        // itself (a failed page walk would set CR2, a successful one accessed bits, where
-        // the interpreter, stopping before this block, does neither). A jump to the
-        // block's own start comes back to `loop_entry`, past the stamp.
-        let body = self.a.new_dynamic_label();
         dynasm!(self.a
             ; .arch x64
-            ; sub QWORD [r15 + LEFT], n as i32
-            ; jb =>budget
             ; mov r8, QWORD [r15 + STAMP]
             ; cmp r8, QWORD [=>slot]
             ; jne =>stale
-            ; jmp =>body
             ; =>loop_entry
             ; sub QWORD [r15 + LEFT], n as i32
             ; jb =>budget
-            ; =>body
         );
-        self.body = Some(body);
         let mut native = 0;
         for (i, &how) in hows.iter().enumerate() {
             self.cur = i;
@@ -969,20 +956,24 @@ impl<'a> Emitter<'a> {
             out_sites.push((at, stub));
         }
         // A stale stamp: revalidate in place (the block's page may well still be mapped and
-        // unchanged after a TLB flush); if it is not valid, the dispatcher looks again.
+        // unchanged after a TLB flush); if it is not valid, the dispatcher looks again. But
+        // first the budget: a block it does not reach must not even revalidate itself (a
+        // failed page walk would set CR2, a successful one accessed bits, where the
+        // interpreter, stopping before this block, does neither).
         let code = X_STALE | (inp.id as u64) << 8;
+        let stale_budget = self.a.new_dynamic_label();
         dynasm!(self.a
             ; .arch x64
             ; =>stale
+            ; cmp QWORD [r15 + LEFT], n as i32
+            ; jb =>stale_budget
             ; mov r9d, inp.id as i32
         );
         call_abs(&mut self.a, inp.base, inp.arena + inp.rt.revalidate_thunk);
-        let body = self.body.unwrap_or(loop_entry);
         dynasm!(self.a
             ; .arch x64
             ; test r8d, r8d
-            ; jnz =>body
-            ; add QWORD [r15 + LEFT], n as i32
+            ; jnz =>loop_entry
             ; mov DWORD [r15 + EIP], inp.eip as i32
             ; mov r8, QWORD code as i64
         );
@@ -992,6 +983,7 @@ impl<'a> Emitter<'a> {
             ; .arch x64
             ; =>budget
             ; add QWORD [r15 + LEFT], n as i32
+            ; =>stale_budget
             ; mov DWORD [r15 + EIP], inp.eip as i32
             ; mov r8, QWORD code as i64
         );

@@ -1,7 +1,7 @@
 //! The x87's transcendental instructions in a loop: FSIN, FCOS, FPATAN, FYL2X and F2XM1
-//! (with FSCALE) on varying arguments, N rounds (default 500) of 64 each. Their results
-//! are folded into a hash of the bits, the same on every x87 that computes them as this
-//! processor does.
+//! on varying arguments, N rounds (default 500) of 64 arguments each. The results, stored
+//! as doubles, are folded into a hash of their bits: the same on every x87 that computes
+//! them as this processor does (QEMU's, which uses host double precision, differs).
 
 #![no_std]
 #![no_main]
