@@ -5,7 +5,7 @@
 
 mod support;
 
-use cpu::{Cpu, Descriptor, Engine, Exception, Exit, PhysMem, Reg, SegReg, Vcpu};
+use cpu::{Cpu, Engine, Exception, Exit, PhysMem, Reg, Vcpu};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -49,13 +49,7 @@ const CODE: u32 = 0x1000;
 fn flat_cpu(code: &[u8]) -> Cpu {
     let mut mem = PhysMem::new(1 << 20);
     mem.write(CODE, code).unwrap();
-    let mut cpu = support::new_cpu(mem);
-    cpu.set_gdt_entry(1, Descriptor::new(0, 0xFFFFF, 0x9A, 0xC));
-    cpu.set_gdt_entry(2, Descriptor::new(0, 0xFFFFF, 0x92, 0xC));
-    cpu.load_segment(SegReg::Cs, 0x08).unwrap();
-    for s in [SegReg::Ds, SegReg::Es, SegReg::Ss, SegReg::Fs, SegReg::Gs] {
-        cpu.load_segment(s, 0x10).unwrap();
-    }
+    let mut cpu = support::flat_kernel_cpu(mem);
     cpu.set_reg(Reg::Esp, 0x8000);
     cpu.set_eip(CODE);
     cpu
