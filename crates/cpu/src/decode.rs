@@ -151,7 +151,7 @@ pub(crate) fn flag_producer(ins: &Instruction) -> Option<Producer> {
 /// A Jcc handler that tests the flags `producer` left without asking what produced them,
 /// if `ins` is a Jcc and there is one for that condition.
 pub(crate) fn known_jcc(ins: &Instruction, producer: Producer) -> Option<Handler> {
-    if !is_jcc(ins) {
+    if !is_jcc(ins.mnemonic()) {
         return None;
     }
     let cc = cc(ins) as usize & 15;
@@ -164,10 +164,11 @@ pub(crate) fn known_jcc(ins: &Instruction, producer: Producer) -> Option<Handler
     }
 }
 
-fn is_jcc(ins: &Instruction) -> bool {
+/// Whether `m` is one of the sixteen conditional jumps (not LOOP or JECXZ).
+pub(crate) fn is_jcc(m: Mnemonic) -> bool {
     use Mnemonic as M;
     matches!(
-        ins.mnemonic(),
+        m,
         M::Jo
             | M::Jno
             | M::Jb

@@ -41,6 +41,7 @@
 #![allow(clippy::useless_conversion)]
 
 use super::{JcEntry, JumpCache, X_BUDGET, X_CHAIN, X_INDIRECT, X_STALE, X_STOP};
+use crate::decode::is_jcc;
 use crate::flags::{CcKind, Lazy};
 use crate::mem::PAGE_MASK;
 use crate::ops::Op;
@@ -2105,29 +2106,6 @@ fn fx(how: How) -> Fx {
 
 fn cc_of(ins: &Instruction) -> u8 {
     (ins.condition_code() as u8).wrapping_sub(iced_x86::ConditionCode::o as u8) & 15
-}
-
-fn is_jcc(m: Mnemonic) -> bool {
-    use Mnemonic as M;
-    matches!(
-        m,
-        M::Jo
-            | M::Jno
-            | M::Jb
-            | M::Jae
-            | M::Je
-            | M::Jne
-            | M::Jbe
-            | M::Ja
-            | M::Js
-            | M::Jns
-            | M::Jp
-            | M::Jnp
-            | M::Jl
-            | M::Jge
-            | M::Jle
-            | M::Jg
-    )
 }
 
 fn is_setcc(m: Mnemonic) -> bool {
